@@ -1,0 +1,5 @@
+import sys
+
+from reprolab.cli import main
+
+sys.exit(main())

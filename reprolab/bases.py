@@ -1,0 +1,128 @@
+"""Base images: `debian:<suite>` pulled where a registry answers, else made with debootstrap.
+
+The Dockerfiles keep ordinary `FROM debian:<suite>` lines either way; an image made here carries the
+label org.reprolab.base.origin=debootstrap (and the mirror it came from is read from the host's apt
+sources at run time, never written into the project).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+from reprolab.errors import EngineError, UserError
+
+ORIGIN_LABEL = "org.reprolab.base.origin"
+
+
+@dataclass(frozen=True)
+class Base:
+    image: str
+    available: bool
+    origin: str  # present | registry | debootstrap | missing
+    reason: str = ""
+
+
+def present(client, image):
+    try:
+        img = client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return None
+    return img
+
+
+def try_pull(client, image):
+    """'' when `image` was pulled, else the registry's reason."""
+    repo, _, tag = image.partition(":")
+    try:
+        client.images.pull(repo, tag=tag or "latest")
+        return ""
+    except docker.errors.APIError as exc:
+        return (exc.explanation or str(exc)).strip().split("\n")[0][:200]
+
+
+def ensure_image(client, image):
+    """A registry-only image: present, pulled, or missing with the reason (never raises)."""
+    if present(client, image):
+        return Base(image, True, "present")
+    reason = try_pull(client, image)
+    if not reason:
+        return Base(image, True, "registry")
+    return Base(image, False, "missing", f"base image {image} is not on the engine and cannot be pulled ({reason})")
+
+
+def ensure_suite(client, suite, progress=lambda msg: None, local=True):
+    """debian:<suite>: present, pulled, or made with debootstrap from the host's mirror."""
+    image = f"debian:{suite}"
+    img = present(client, image)
+    if img:
+        return Base(image, True, img.labels.get(ORIGIN_LABEL, "present") if img.labels else "present")
+    progress(f"base {image}: not present; trying the registry")
+    reason = try_pull(client, image)
+    if not reason:
+        return Base(image, True, "registry")
+    if not local:
+        return Base(image, False, "missing", f"{image} cannot be pulled ({reason}) and debootstrap needs a local engine")
+    progress(f"base {image}: registry unreachable ({reason}); building with debootstrap (about 30 s)")
+    debootstrap(client, suite, progress)
+    return Base(image, True, "debootstrap")
+
+
+def mirrors(sources_dir="/etc/apt"):
+    """(archive URL, security URL or '') for Debian, from REPROLAB_MIRROR or the host's apt sources."""
+    env = os.environ.get("REPROLAB_MIRROR", "")
+    entries = []
+    root = Path(sources_dir)
+    for path in sorted(root.glob("sources.list.d/*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.M))
+            if fields.get("Types", "deb").split()[0] == "deb" and "URIs" in fields:
+                entries.append((fields["URIs"].split()[0], fields.get("Suites", "")))
+    for path in [root / "sources.list"] + sorted(root.glob("sources.list.d/*.list")):
+        if path.is_file():
+            for m in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", path.read_text(), re.M):
+                entries.append((m.group(1), m.group(2)))
+    debian = [(u, s) for u, s in entries if re.search(r"/debian/?$", u)]
+    security = [u for u, s in entries if "security" in s or u.rstrip("/").endswith("debian-security")]
+    archive = env or next((u for u, s in debian if "security" not in s), "")
+    if not archive:
+        raise UserError("no Debian mirror found in the host's apt sources; set REPROLAB_MIRROR to a Debian mirror URL")
+    return archive, (security[0] if security else "")
+
+
+def sources_list(suite, archive, security):
+    lines = [f"deb {archive} {suite} main", f"deb {archive} {suite}-updates main"]
+    if security:
+        lines.append(f"deb {security} {suite}-security main")
+    return "\n".join(lines) + "\n"
+
+
+def debootstrap(client, suite, progress=lambda msg: None):
+    if not shutil.which("debootstrap"):
+        raise EngineError("debootstrap is not installed; run 'sudo bash scripts/setup-host.sh'")
+    if os.geteuid() != 0:
+        raise UserError("making a base image with debootstrap needs root; run as root or provide debian:" + suite)
+    archive, security = mirrors()
+    with tempfile.TemporaryDirectory(prefix=f"reprolab-{suite}-", dir="/var/tmp") as tmp:
+        root = Path(tmp) / "rootfs"
+        proc = subprocess.run(["debootstrap", "--variant=minbase", suite, str(root), archive],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            raise EngineError(f"debootstrap {suite} failed: {' | '.join(tail)}")
+        (root / "etc/apt/sources.list").write_text(sources_list(suite, archive, security))
+        shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
+        (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+        (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+        tarball = Path(tmp) / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
+        progress(f"base debian:{suite}: importing")
+        client.api.import_image_from_file(
+            str(tarball), repository="debian", tag=suite,
+            changes=['CMD ["/bin/bash"]', f"LABEL {ORIGIN_LABEL}=debootstrap org.reprolab.base.suite={suite}"])

@@ -1,0 +1,174 @@
+"""Find, validate and load every scenario of a folder; report every problem of every file at once."""
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+
+from reprolab import scenario, yamlfile
+from reprolab.capabilities import NAMES as CAPABILITIES
+from reprolab.errors import ScenarioError, UserError
+
+SCHEMA_NAME = "schema.json"
+_SCHEMA = None
+
+
+def schema():
+    global _SCHEMA
+    if _SCHEMA is None:
+        path = Path(__file__).resolve().parent.parent / "scenarios" / SCHEMA_NAME
+        _SCHEMA = json.loads(path.read_text())
+    return _SCHEMA
+
+
+def scenario_files(folder):
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"{folder}: no such scenarios folder; pass --scenarios DIR")
+    return sorted(p for p in folder.glob("*.yaml") if p.is_file())
+
+
+def load_all(folder):
+    """Every scenario of `folder`, or ScenarioError with all problems of all files."""
+    problems, loaded = [], []
+    for path in scenario_files(folder):
+        try:
+            loaded.append(load_one(path))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(problems)
+    return loaded
+
+
+def load_one(path):
+    path = Path(path)
+    shown = _shown(path)
+    located = yamlfile.load(path, shown)
+    problems = check(located, path)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario.from_data(located.data, path)
+
+
+def check(located, path):
+    """Schema and semantic problems of one loaded file, each as 'file:line: message'."""
+    data = located.data
+    if not isinstance(data, dict):
+        return [f"{located.path}:1: a scenario file holds a mapping (name: ..., title: ...), not {_kind(data)}"]
+    problems = []
+    validator = jsonschema.Draft202012Validator(schema())
+    for err in sorted(validator.iter_errors(data), key=lambda e: (located.line(e.absolute_path), str(e.message))):
+        line, text = _explain(err, located)
+        problems.append((line, text))
+    if not problems:
+        problems.extend(_semantic(data, located, Path(path)))
+    return [f"{located.path}:{line}: {text}" for line, text in sorted(problems, key=lambda p: p[0])]
+
+
+def _semantic(data, located, path):
+    out = []
+    if data["name"] != path.stem:
+        out.append((located.line(("name",)), f"name '{data['name']}' differs from the file name; rename one of them to match '{path.stem}'"))
+    suites = data["image"]["suites"]
+    for vname, v in data["variants"].items():
+        for s in v.get("suites", []):
+            if s not in suites:
+                out.append((located.line(("variants", vname, "suites")),
+                            f"variants.{vname}.suites: '{s}' is not in image.suites {suites}"))
+        if v["expect"] == "hang" and not data["run"].get("hang_is_symptom"):
+            out.append((located.line(("variants", vname, "expect")),
+                        f"variants.{vname}.expect: 'hang' needs run.hang_is_symptom: true (a hang is otherwise a failure)"))
+    default = data.get("default_variant")
+    if default and default not in data["variants"]:
+        out.append((located.line(("default_variant",)), f"default_variant: '{default}' is not a variant of this scenario"))
+    for cap in (data.get("requires") or {}).get("capabilities", []):
+        if cap not in CAPABILITIES:
+            out.append((located.line(("requires", "capabilities")), f"requires.capabilities: unknown capability '{cap}' (write it without CAP_, e.g. SYS_ADMIN)"))
+    builds = [data["image"].get("build")] + [v.get("build") for v in data["variants"].values()]
+    src = path.parent / data["name"]
+    if any(builds) and not src.is_dir():
+        out.append((located.line(("image", "build")), f"image.build: the sources folder {_shown(src)}/ does not exist; create it beside the YAML file"))
+    elif src.is_dir():
+        out.extend((1, msg) for msg in _source_problems(src))
+    return out
+
+
+def _source_problems(src):
+    """Sources must stay inside the scenario folder: no symlink out, no special files."""
+    root = src.resolve()
+    out = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                target = p.resolve()
+                if target != root and root not in target.parents:
+                    out.append(f"source {_shown(p)} is a symlink leaving the scenario folder (to {target}); copy the file in instead")
+            elif not (p.is_file() or p.is_dir()):
+                out.append(f"source {_shown(p)} is not a regular file; remove it")
+    return out
+
+
+def _explain(err, located):
+    path = tuple(err.absolute_path)
+    where = ".".join(str(k) for k in path) or "(top level)"
+    v = err.validator
+    if v == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in allowed]
+        key = extra[0] if extra else ""
+        known = ", ".join(sorted(allowed))
+        return located.key_line(path + (key,)), f"{_join(path, key)}: unknown key '{key}'; known keys here: {known}"
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return located.line(path), f"{where}: missing required key '{missing}'"
+    if v == "enum":
+        choices = ", ".join(str(c) for c in err.validator_value)
+        return located.line(path), f"{where}: {err.instance!r} is not one of: {choices}"
+    if v == "type":
+        return located.line(path), f"{where}: expected {err.validator_value}, got {_kind(err.instance)} {err.instance!r}"
+    if v == "pattern":
+        what = _pattern_meaning(path)
+        return located.line(path), f"{where}: {err.instance!r} {what}"
+    if v in ("minimum", "maximum"):
+        return located.line(path), f"{where}: {err.instance!r} is out of range ({err.schema.get('minimum')}..{err.schema.get('maximum')})"
+    if v == "propertyNames":
+        return located.line(path), f"{where}: name {err.instance!r} is not allowed; use lower-case letters, digits, '.' and '-'"
+    return located.line(path), f"{where}: {err.message}"
+
+
+def _pattern_meaning(path):
+    keys = [k for k in path if isinstance(k, str)]
+    if keys and keys[-1] in ("packages", "build_packages"):
+        return "is not a Debian package name (lower-case letters, digits, '+', '-', '.')"
+    if "build" in keys or "command" in keys or "args" in keys:
+        return "is not allowed in an exec-form command (no newlines or NUL bytes)"
+    if keys and keys[-1] == "image":
+        return "is not an image reference (name[:tag])"
+    if "references" in keys:
+        return "is not an http(s) URL"
+    if "env" in keys:
+        return "is not a valid environment value (no newlines or NUL bytes)"
+    if "kernel" in keys:
+        return "is not a kernel release (e.g. 4.5 or 5.10.0)"
+    if "capabilities" in keys:
+        return "is not a capability name (e.g. SYS_ADMIN)"
+    return "is not allowed here (lower-case letters, digits, '.' and '-')"
+
+
+def _join(path, key):
+    return ".".join([str(k) for k in path] + [key])
+
+
+def _kind(value):
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def _shown(path):
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

@@ -1,0 +1,196 @@
+"""Command line: parses arguments, calls the library, prints. The only module that prints."""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from reprolab import bases, catalog, engine, record, render, selection, session, table
+from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
+from reprolab.scenario import SUITES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _err(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _progress(msg):
+    print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="lab.py", description="reprolab: reproduce low-level Linux and container-runtime bugs in Docker.")
+    p.add_argument("--scenarios", default=os.environ.get("REPROLAB_SCENARIOS", str(ROOT / "scenarios")),
+                   help="folder of scenario YAML files (default: scenarios/)")
+    p.add_argument("--results", default=os.environ.get("REPROLAB_RESULTS", str(ROOT / "results")),
+                   help="folder of run records (default: results/)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    sub.add_parser("list", help="list scenarios and their variants")
+    sub.add_parser("validate", help="check every scenario file; print file:line: problem; exit 2 on any")
+
+    b = sub.add_parser("base", help="make sure the Debian base images exist (pull, else debootstrap)")
+    b.add_argument("suites", nargs="*", metavar="SUITE", help=f"default: all of {', '.join(SUITES)}")
+
+    for name, helptext in (("build", "build the images of the selected variants"),
+                           ("run", "build and run the selected variants; write a record; print the table")):
+        c = sub.add_parser(name, help=helptext)
+        c.add_argument("selectors", nargs="*", metavar="SELECTOR",
+                       help="all | SCENARIO | SCENARIO:VARIANT (default: all)")
+        c.add_argument("--suite", action="append", default=[], choices=SUITES, help="only this suite (repeatable)")
+        if name == "run":
+            c.add_argument("--format", default="simple", help="tabulate table format (default: simple)")
+            c.add_argument("--strict", action="store_true", help="an unexpected skip also fails the run")
+
+    s = sub.add_parser("show", help="print the table of a stored run (default: the newest)")
+    s.add_argument("run", nargs="?", help="run id or record path")
+    s.add_argument("--format", default="simple", help="tabulate table format")
+    s.add_argument("--list", action="store_true", help="list stored runs")
+    s.add_argument("--json", action="store_true", help="print the record as JSON")
+
+    sub.add_parser("clean", help="remove every container the lab labelled (strays after a crash)")
+    return p
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, argv)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            _err(problem)
+        _err(f"{len(exc.problems)} problem(s) in scenario files; nothing was built or run")
+        return 2
+    except Interrupted:
+        _err("interrupted")
+        return 130
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except LabError as exc:
+        _err(f"lab.py: {exc}")
+        return exc.exit_code
+
+
+def cmd_list(args, argv):
+    rows = []
+    for sc in catalog.load_all(args.scenarios):
+        for v in sc.variants:
+            suites = v.image or ", ".join(v.suites or sc.image["suites"])
+            rows.append((sc.name, v.name + (" (model)" if v.model else ""), suites, v.expect, v.description[:70]))
+    print(tabulate(rows, headers=("scenario", "variant", "suites / image", "expect", "description")))
+    return 0
+
+
+def cmd_validate(args, argv):
+    scenarios = catalog.load_all(args.scenarios)
+    n = sum(len(s.variants) for s in scenarios)
+    print(f"{len(scenarios)} scenario file(s), {n} variant(s): valid")
+    return 0
+
+
+def cmd_base(args, argv):
+    client = engine.connect()
+    local = engine.is_local(client)
+    for suite in args.suites or SUITES:
+        if suite not in SUITES:
+            raise UserError(f"{suite}: unknown suite; choose from {', '.join(SUITES)}")
+        b = bases.ensure_suite(client, suite, _progress, local=local)
+        print(f"debian:{suite}: {'ready' if b.available else 'missing'} ({b.origin}){' ' + b.reason if b.reason else ''}")
+        if not b.available:
+            return 2
+    return 0
+
+
+def cmd_build(args, argv):
+    from reprolab import build
+    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
+    client = engine.connect()
+    local = engine.is_local(client)
+    failed = 0
+    for t in targets:
+        if t.recipe.suite:
+            b = bases.ensure_suite(client, t.recipe.suite, _progress, local=local)
+        else:
+            b = bases.ensure_image(client, t.recipe.base)
+        if not b.available:
+            print(f"{t.key}: skipped ({b.reason})")
+            continue
+        ctx = render.render(t.scenario, t.variant, t.recipe)
+        _progress(f"build {ctx.tag}")
+        built = build.build(client, ctx, lambda line: _progress("  " + line))
+        status = "ok" if built.ok else "FAILED"
+        print(f"{t.key}: {status} {ctx.tag} {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
+        if not built.ok:
+            failed += 1
+            print(built.log_tail)
+    return 2 if failed else 0
+
+
+def cmd_run(args, argv):
+    table.check_format(args.format)
+    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
+    client = engine.connect()
+    s = session.Session(client, targets, args.results, ["lab.py"] + list(argv), _progress)
+    try:
+        rec = s.run()
+    except Interrupted:
+        rec = s.record
+        _print_run(rec, args.format, s.writer.path)
+        _err("interrupted: containers removed; the record keeps the finished variants")
+        return 130
+    _print_run(rec, args.format, s.writer.path)
+    return session.exit_code(rec, args.strict)
+
+
+def _print_run(rec, fmt, path):
+    print(table.run_table(rec, fmt))
+    print(table.summary(rec))
+    print(f"record: {path}")
+
+
+def cmd_show(args, argv):
+    if args.list:
+        rows = []
+        for p in record.list_records(args.results):
+            try:
+                r = record.load(p)
+                rows.append((r["run_id"], r["started"], r["host"].get("kernel"), len(r["results"]),
+                             "interrupted" if r.get("interrupted") else ""))
+            except LabError as exc:
+                rows.append((p.name, "", "", "", str(exc)[:60]))
+        print(tabulate(rows, headers=("run", "started", "kernel", "variants", "note")))
+        return 0
+    table.check_format(args.format)
+    path = record.find(args.results, args.run)
+    rec = record.load(path)
+    if args.json:
+        print(json.dumps(rec, indent=1))
+        return 0
+    _print_run(rec, args.format, path)
+    return 0
+
+
+def cmd_clean(args, argv):
+    client = engine.connect()
+    removed = 0
+    for c in client.containers.list(all=True, filters={"label": render.LABEL_PREFIX + ".run"}):
+        c.remove(force=True)
+        removed += 1
+    for c in client.containers.list(all=True, filters={"label": render.LABEL_PREFIX + ".probe"}):
+        c.remove(force=True)
+        removed += 1
+    print(f"removed {removed} lab container(s)")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "validate": cmd_validate, "base": cmd_base, "build": cmd_build,
+            "run": cmd_run, "show": cmd_show, "clean": cmd_clean}

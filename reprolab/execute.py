@@ -1,0 +1,99 @@
+"""Run one variant's container to its end: timeout, bounded logs, verdict, and removal in every case."""
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import requests
+
+from reprolab import forensics, verdict
+from reprolab.outcome import Outcome
+
+LOG_LIMIT = 8 * 1024 * 1024  # bytes of output kept in the log file
+
+
+@dataclass
+class Execution:
+    outcome: str
+    reason: str = ""
+    attempts: int = 0
+    evidence: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    exit_code: object = None
+    seconds: float = 0.0
+    forensics: dict = field(default_factory=dict)
+
+
+def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda cid: None):
+    """Create, start and wait for a container; always remove it. Raises only Interrupted/engine loss."""
+    container = None
+    start = time.monotonic()
+    try:
+        container = client.containers.create(**opts)
+        on_start(container.id)
+        container.start()
+        try:
+            status = container.wait(timeout=timeout)
+            timed_out = False
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            timed_out = True
+        seconds = round(time.monotonic() - start, 2)
+        if timed_out:
+            snap = {}
+            if local_engine:
+                container.reload()
+                snap = forensics.snapshot(container.attrs.get("State", {}).get("Pid"))
+            _kill(container)
+            _save_log(container, log_path)
+            return Execution(Outcome.HANG.value, reason=f"no end within the {timeout} s timeout; container killed",
+                             seconds=seconds, forensics=snap)
+        exit_code = status.get("StatusCode")
+        _save_log(container, log_path)
+        stdout = container.logs(stdout=True, stderr=False, tail=200).decode("utf-8", "replace")
+        container.reload()
+        state = container.attrs.get("State", {})
+        v, why = verdict.parse(stdout)
+        if v is None:
+            if state.get("OOMKilled"):
+                why = f"killed by the OOM killer (memory limit {opts.get('mem_limit')}); " + why
+            elif exit_code:
+                why = f"exit code {exit_code}; " + why
+            return Execution(Outcome.ERROR.value, reason=why, exit_code=exit_code, seconds=seconds)
+        reason = ""
+        if v.outcome in ("skipped", "error"):
+            reason = str(v.evidence.get("reason", ""))[:500]
+        return Execution(v.outcome, reason=reason, attempts=v.attempts, evidence=v.evidence,
+                         versions=v.versions, exit_code=exit_code, seconds=seconds)
+    finally:
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except (docker.errors.APIError, requests.exceptions.RequestException):
+                pass
+
+
+def _kill(container):
+    try:
+        container.kill()
+        container.wait(timeout=30)
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        pass
+
+
+def _save_log(container, log_path):
+    """Stream the container's output into the log file, at most LOG_LIMIT bytes."""
+    path = Path(log_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with open(path, "wb") as out:
+        try:
+            for chunk in container.logs(stdout=True, stderr=True, stream=True, follow=False):
+                if written + len(chunk) > LOG_LIMIT:
+                    out.write(chunk[: LOG_LIMIT - written])
+                    out.write(b"\n[reprolab: log truncated]\n")
+                    break
+                out.write(chunk)
+                written += len(chunk)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            out.write(f"\n[reprolab: log capture failed: {exc}]\n".encode())

@@ -1,0 +1,106 @@
+"""Run records: one JSON file per run, written atomically, never overwriting another run."""
+
+import json
+import os
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+from reprolab.errors import RecordError
+
+SCHEMA_VERSION = 1
+KIND = "reprolab-run"
+
+
+def new_run_id(now=None):
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def utc(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+class RecordWriter:
+    """Owns one run's record file: created exclusively, then replaced atomically after each variant."""
+
+    def __init__(self, results_dir, run_id):
+        self.dir = Path(results_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / f"{run_id}.json"
+        self._created = False
+
+    def write(self, record):
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.dir)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(record, f, indent=1, sort_keys=False)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            if not self._created:
+                os.link(tmp, self.path)  # fails if another run took this id: never overwrite
+                os.unlink(tmp)
+                self._created = True
+            else:
+                os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return self.path
+
+
+def load(path):
+    """A record from `path`, or RecordError naming the file and what is wrong with it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot read record: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordError(f"{path}: not a JSON record ({exc}); remove or repair the file") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise RecordError(f"{path}: not a reprolab run record (no \"kind\": \"{KIND}\")")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise RecordError(f"{path}: record schema version {data.get('schema_version')!r}; this lab reads "
+                          f"version {SCHEMA_VERSION}")
+    if not isinstance(data.get("results"), list) or not isinstance(data.get("host"), dict):
+        raise RecordError(f"{path}: record lacks its results list or host facts")
+    return data
+
+
+def find(results_dir, which=None):
+    """The record file for run id or path `which`, or the newest one in `results_dir`."""
+    if which:
+        p = Path(which)
+        if p.is_file():
+            return p
+        candidate = Path(results_dir) / f"{which}.json"
+        if candidate.is_file():
+            return candidate
+        matches = sorted(Path(results_dir).glob(f"{which}*.json"))
+        if len(matches) == 1:
+            return matches[0]
+        raise RecordError(f"{which}: no such run record in {results_dir}/ (see 'lab.py show --list')")
+    runs = list_records(results_dir)
+    if not runs:
+        raise RecordError(f"{results_dir}/: no run records yet; run 'python lab.py run all' first")
+    return runs[-1]
+
+
+def list_records(results_dir):
+    d = Path(results_dir)
+    return sorted(p for p in d.glob("*.json") if not p.name.startswith(".")) if d.is_dir() else []
+
+
+def expand(paths):
+    """Record files from files and folders (folders: every *.json inside, recursively)."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*.json") if not q.name.startswith(".")))
+        else:
+            out.append(p)
+    return out

@@ -1,0 +1,107 @@
+"""Pure rendering: (scenario, variant, recipe) → a build context (Dockerfile and files), no engine.
+
+Every value from YAML reaches the Dockerfile either as JSON (exec-form RUN/CMD, ENV, LABEL) or after
+the schema checked it against Debian's package-name grammar, so no YAML string is parsed by a shell.
+"""
+
+import hashlib
+import io
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import yaml
+
+IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+LABEL_PREFIX = "org.reprolab"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    tag: str
+    dockerfile: str
+    files: tuple  # ((relative path, bytes, mode), ...) sorted, Dockerfile included
+    content_hash: str
+    labels: tuple  # ((key, value), ...)
+
+    def tar(self):
+        """The context as an uncompressed tar with fixed owners and times, so caching is stable."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            dirs = sorted({str(Path(p).parent) for p, _, _ in self.files if str(Path(p).parent) != "."} | {"src"})
+            for d in dirs:
+                info = tarfile.TarInfo(d)
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
+                tar.addfile(info)
+            for path, data, mode in self.files:
+                info = tarfile.TarInfo(path)
+                info.size, info.mode, info.mtime = len(data), mode, 0
+                tar.addfile(info, io.BytesIO(data))
+        buf.seek(0)
+        return buf
+
+
+def image_tag(scenario, variant, recipe):
+    return f"reprolab/{scenario.name}:{variant.name}" + (f"-{recipe.suite}" if recipe.suite else "")
+
+
+def toolchain(images_dir=IMAGES_DIR):
+    return tuple(yaml.safe_load((Path(images_dir) / "toolchain.yaml").read_text())["packages"])
+
+
+def environment(images_dir=IMAGES_DIR):
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(images_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def source_files(source_dir):
+    """(path under src/, bytes, mode) of every regular file of the scenario's folder, sorted."""
+    out = []
+    root = Path(source_dir)
+    if not root.is_dir():
+        return out
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            rel = p.relative_to(root).as_posix()
+            mode = 0o755 if os.access(p, os.X_OK) else 0o644
+            out.append((f"src/{rel}", p.read_bytes(), mode))
+    return sorted(out)
+
+
+def render(scenario, variant, recipe, images_dir=IMAGES_DIR):
+    """The build context of one variant on one base; pure apart from reading templates and sources."""
+    env = environment(images_dir)
+    entry = (Path(images_dir) / "entry.sh").read_bytes()
+    files = [("entry.sh", entry, 0o755)] + source_files(scenario.source_dir)
+    command = list(scenario.run_command) + list(variant.args)
+    base_labels = [
+        (f"{LABEL_PREFIX}.scenario", scenario.name),
+        (f"{LABEL_PREFIX}.variant", variant.name),
+        (f"{LABEL_PREFIX}.suite", recipe.suite or recipe.base),
+    ]
+
+    def dockerfile(labels):
+        return env.get_template("Dockerfile.j2").render(
+            scenario=scenario, variant=variant, recipe=recipe, toolchain=toolchain(images_dir),
+            command=command, labels=labels)
+
+    digest = hashlib.sha256(dockerfile(base_labels).encode())
+    for path, data, mode in files:
+        digest.update(f"\0{path}\0{mode}\0".encode())
+        digest.update(data)
+    content_hash = digest.hexdigest()[:16]
+    labels = base_labels + [(f"{LABEL_PREFIX}.content-hash", content_hash)]
+    text = dockerfile(labels)
+    all_files = tuple(sorted([("Dockerfile", text.encode(), 0o644)] + files))
+    return BuildContext(tag=image_tag(scenario, variant, recipe), dockerfile=text, files=all_files,
+                        content_hash=content_hash, labels=tuple(labels))

@@ -1,0 +1,38 @@
+"""Tables are views of records: one run as rows of variants, with a summary line."""
+
+from tabulate import tabulate, tabulate_formats
+
+from reprolab.errors import UserError
+
+COLUMNS = ("scenario", "variant", "suite", "outcome", "expected", "match", "attempts", "time")
+
+
+def check_format(fmt):
+    if fmt not in tabulate_formats:
+        raise UserError(f"unknown table format '{fmt}'; choose one of: {', '.join(sorted(tabulate_formats))}")
+    return fmt
+
+
+def run_rows(record):
+    rows = []
+    for r in record["results"]:
+        outcome = r["outcome"] + (" (model)" if r.get("model") else "")
+        rows.append((r["scenario"], r["variant"], r["suite"], outcome, r["expected"], r["match"],
+                     r.get("attempts", 0), f"{r.get('seconds', 0):.1f}s"))
+    return rows
+
+
+def run_table(record, fmt="simple"):
+    return tabulate(run_rows(record), headers=COLUMNS, tablefmt=check_format(fmt))
+
+
+def summary(record):
+    results = record["results"]
+    counts = {k: sum(1 for r in results if r["match"] == k) for k in ("yes", "no", "skip")}
+    host = record["host"]
+    line = (f"{len(results)} variants: {counts['yes']} as expected, {counts['no']} differ, "
+            f"{counts['skip']} skipped  |  kernel {host.get('kernel')}, cgroup {host.get('cgroup')}, "
+            f"engine {host.get('engine')}, privileged mode {record.get('privileged_mode', 'n/a')}")
+    if record.get("interrupted"):
+        line += "  |  INTERRUPTED"
+    return line
