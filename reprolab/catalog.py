@@ -87,7 +87,7 @@ def _semantic(data, located, path):
         if cap not in CAPABILITIES:
             out.append((located.line(("requires", "capabilities")), f"requires.capabilities: unknown capability '{cap}' (write it without CAP_, e.g. SYS_ADMIN)"))
     builds = [data["image"].get("build")] + [v.get("build") for v in data["variants"].values()]
-    src = path.parent / data["name"]
+    src = path.parent / path.stem
     if any(builds) and not src.is_dir():
         out.append((located.line(("image", "build")), f"image.build: the sources folder {_shown(src)}/ does not exist; create it beside the YAML file"))
     elif src.is_dir():

@@ -1,7 +1,7 @@
 """One run of the lab: bases, builds, containers, verdicts, and the record that keeps them all."""
 
+import shlex
 import signal
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,7 +141,7 @@ class Session:
             missing = self.record["host"].get("cap_bounding_missing") or []
             opts = runopts.container_options(sc, v, recipe, ctx.tag, self.run_id, mode, missing)
             entry["privilege"] = mode
-            entry["docker_command"] = " ".join(runopts.docker_argv(opts))
+            entry["docker_command"] = shlex.join(runopts.docker_argv(opts))
             log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}.log"
             entry["log"] = str(log_path)
             result = execute.run_container(self.client, opts, sc.timeout, log_path,

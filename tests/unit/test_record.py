@@ -1,0 +1,85 @@
+import json
+import os
+
+import pytest
+
+from reprolab import record, session, table
+from reprolab.errors import RecordError
+
+
+def sample(run_id="R1", results=None):
+    return {"kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": run_id, "started": "x",
+            "interrupted": False, "host": {"kernel": "6.1.0", "cgroup": "v2", "engine": "20.10"},
+            "privileged_mode": "emulated",
+            "results": results if results is not None else [
+                {"scenario": "s", "variant": "v", "suite": "bookworm", "outcome": "reproduced",
+                 "expected": "reproduced", "match": "yes", "attempts": 2, "seconds": 1.25, "model": True},
+                {"scenario": "s", "variant": "w", "suite": "trixie", "outcome": "skipped",
+                 "expected": "reproduced", "match": "skip", "attempts": 0, "seconds": 0}]}
+
+
+def test_writer_creates_then_replaces_its_own_file(tmp_path):
+    w = record.RecordWriter(tmp_path, "R1")
+    w.write(sample())
+    w.write(sample(results=[]))
+    assert record.load(tmp_path / "R1.json")["results"] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["R1.json"]  # no temp files left
+
+
+def test_writer_never_overwrites_another_run(tmp_path):
+    (tmp_path / "R1.json").write_text("{}")
+    with pytest.raises(FileExistsError):
+        record.RecordWriter(tmp_path, "R1").write(sample())
+    assert (tmp_path / "R1.json").read_text() == "{}"
+    assert [p.name for p in tmp_path.iterdir()] == ["R1.json"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not a JSON record"),
+    ('{"kind": "junit"}', 'not a reprolab run record (no "kind": "reprolab-run")'),
+    ('{"kind": "reprolab-run", "schema_version": 99}', "record schema version 99; this lab reads version 1"),
+    ('[1, 2]', "not a reprolab run record"),
+])
+def test_load_errors_name_the_file(tmp_path, content, message):
+    p = tmp_path / "bad.json"
+    p.write_text(content)
+    with pytest.raises(RecordError) as exc:
+        record.load(p)
+    assert str(exc.value).startswith(f"{p}: ") and message in str(exc.value)
+
+
+def test_find_newest_and_by_prefix(tmp_path):
+    for rid in ("20260101T000000Z-aaaaaa", "20260102T000000Z-bbbbbb"):
+        (tmp_path / f"{rid}.json").write_text(json.dumps(sample(rid)))
+    assert record.find(tmp_path).name == "20260102T000000Z-bbbbbb.json"
+    assert record.find(tmp_path, "20260101").name == "20260101T000000Z-aaaaaa.json"
+    with pytest.raises(RecordError):
+        record.find(tmp_path, "2025")
+
+
+def test_run_ids_are_unique_and_sortable():
+    ids = {record.new_run_id(0) for _ in range(50)}
+    assert len(ids) == 50 and all(i.startswith("19700101T000000Z-") for i in ids)
+
+
+def test_table_and_summary():
+    rec = sample()
+    text = table.run_table(rec, "github")
+    assert "| s          | v         | bookworm | reproduced (model) | reproduced | yes     |          2 | 1.2s   |" in text
+    assert table.summary(rec).startswith("2 variants: 1 as expected, 0 differ, 1 skipped  |  kernel 6.1.0, cgroup v2")
+
+
+def test_unknown_table_format():
+    with pytest.raises(Exception) as exc:
+        table.check_format("nope")
+    assert "unknown table format 'nope'" in str(exc.value)
+
+
+def test_exit_codes():
+    rec = sample()
+    assert session.exit_code(rec) == 0
+    assert session.exit_code(rec, strict=True) == 1
+    rec["results"][0]["match"] = "no"
+    assert session.exit_code(rec) == 1
+    rec["interrupted"] = True
+    assert session.exit_code(rec) == 130
