@@ -1,0 +1,93 @@
+"""The fixture scenario yields every outcome for real, through the CLI, in real containers."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from integration.conftest import lab, lab_containers
+from reprolab import record
+
+pytestmark = pytest.mark.docker
+
+
+def test_every_outcome_for_real(client, tmp_path):
+    results = tmp_path / "results"
+    proc = lab("--scenarios", str(FIXTURES / "scenarios"), "--results", str(results), "run", "outcomes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (path,) = record.list_records(results)
+    rec = record.load(path)
+    got = {r["variant"]: r["outcome"] for r in rec["results"]}
+    assert got == {"present": "reproduced", "absent": "not-reproduced", "hangs": "hang",
+                   "crashes": "error", "offline-image": "skipped"}
+    by = {r["variant"]: r for r in rec["results"]}
+    assert by["present"]["evidence"] == {"path": "/etc/debian_version"}
+    assert by["present"]["versions"]["debian"].startswith("12.")
+    assert "no verdict line" in by["crashes"]["reason"] and by["crashes"]["exit_code"] == 3
+    assert "cannot be pulled" in by["offline-image"]["reason"]
+    assert by["hangs"]["reason"] == "no end within the 5 s timeout; container killed"
+    assert by["hangs"]["forensics"]["processes"][0]["cmdline"].startswith("/bin/sh /opt/reprolab/bin/fixture hang")
+    assert Path(by["present"]["log"]).read_text().startswith("looked for /etc/debian_version: reproduced")
+    assert by["present"]["replay"] == "python lab.py run outcomes:present --suite bookworm"
+    assert by["present"]["docker_command"].startswith("docker run --rm --network=none ")
+    host = rec["host"]
+    assert host["kernel"] and host["cgroup"] in ("v1", "hybrid", "v2") and host["engine"] and host["runc"]
+    assert rec["ended"] and not rec["interrupted"]
+    assert lab_containers(client, rec["run_id"]) == []
+    assert "5 variants: 5 as expected, 0 differ, 0 skipped" in proc.stdout
+    # show reprints the same table from the record
+    shown = lab("--results", str(results), "show", "--format", "github")
+    assert shown.returncode == 0 and "| outcomes   | present" in shown.stdout
+
+
+def test_outcome_differing_from_expectation_exits_1(client, tmp_path, fixture_scenarios):
+    text = (fixture_scenarios / "outcomes.yaml").read_text()
+    (fixture_scenarios / "outcomes.yaml").write_text(text.replace(
+        "args: [probe, /no/such/path]\n    expect: not-reproduced", "args: [probe, /no/such/path]\n    expect: reproduced"))
+    proc = lab("--scenarios", str(fixture_scenarios), "--results", str(tmp_path), "run", "outcomes:absent")
+    assert proc.returncode == 1, proc.stderr
+    assert "1 variants: 0 as expected, 1 differ, 0 skipped" in proc.stdout
+
+
+def test_a_new_scenario_needs_no_python_change(client, tmp_path, fixture_scenarios):
+    """A YAML file and its sources dropped into a scenarios folder build and run as they are."""
+    new = tmp_path / "scenarios" / "brand-new.yaml"
+    text = (fixture_scenarios / "outcomes.yaml").read_text().replace("name: outcomes", "name: brand-new")
+    new.write_text(text)
+    shutil.copytree(fixture_scenarios / "outcomes", tmp_path / "scenarios" / "brand-new")
+    (tmp_path / "scenarios" / "brand-new" / "fixture.sh").write_text(
+        (fixture_scenarios / "outcomes" / "fixture.sh").read_text().replace("looked for", "brand-new looked for"))
+    proc = lab("--scenarios", str(tmp_path / "scenarios"), "--results", str(tmp_path / "r"), "run", "brand-new:present")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rec = record.load(record.find(tmp_path / "r"))
+    assert [(r["scenario"], r["outcome"]) for r in rec["results"]] == [("brand-new", "reproduced")]
+    assert "brand-new looked for" in Path(rec["results"][0]["log"]).read_text()
+
+
+def test_build_failure_is_an_error_with_the_log_tail(client, tmp_path, fixture_scenarios):
+    text = (fixture_scenarios / "outcomes.yaml").read_text()
+    (fixture_scenarios / "outcomes.yaml").write_text(text.replace("[cp, fixture.sh, /out/bin/fixture]",
+                                                                  "[cp, no-such-file.sh, /out/bin/fixture]"))
+    proc = lab("--scenarios", str(fixture_scenarios), "--results", str(tmp_path), "run", "outcomes:present",
+               "outcomes:offline-image")
+    assert proc.returncode == 1
+    rec = record.load(record.find(tmp_path))
+    first = rec["results"][0]
+    assert first["outcome"] == "error" and first["reason"].startswith("image build failed")
+    assert "no-such-file.sh" in first["build_log_tail"]
+    assert rec["results"][1]["outcome"] == "skipped"  # the rest went on
+
+
+def test_unchanged_rebuild_reuses_every_layer(client, tmp_path):
+    args = ("--scenarios", str(FIXTURES / "scenarios"), "build", "outcomes:present")
+    assert lab(*args).returncode == 0
+    proc = lab(*args)
+    assert proc.returncode == 0
+    # every step after FROM and the metadata-only steps is a cache hit
+    assert "outcomes:present@bookworm: ok reprolab/outcomes:present-bookworm" in proc.stdout
+    import re
+    m = re.search(r"\((\d+)/(\d+) steps cached\)", proc.stdout)
+    cached, steps = int(m.group(1)), int(m.group(2))
+    assert steps > 0 and cached >= steps - 2, proc.stdout  # the two FROM steps are never 'cached'
