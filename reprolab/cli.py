@@ -48,6 +48,23 @@ def parser():
         if name == "run":
             c.add_argument("--format", default="simple", help="tabulate table format (default: simple)")
             c.add_argument("--strict", action="store_true", help="an unexpected skip also fails the run")
+            c.add_argument("--repeat", type=_positive, default=1, metavar="N", help="run each variant N times (tables show k/N)")
+            c.add_argument("--until-decided", action="store_true",
+                           help="stop repeating a variant once its Wilson interval excludes 0 or its upper bound < --max-rate")
+            c.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
+            c.add_argument("--max-rate", type=float, default=0.1, help="rate below which a bug counts as absent (default 0.1)")
+            c.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                           help="variants run at once (default 1: races are timing-sensitive)")
+            c.add_argument("--junit", metavar="FILE", help="also write JUnit XML of the run")
+            c.add_argument("--host", action="append", default=[], metavar="URL",
+                           help="run on this engine (ssh://user@host, tcp://...); repeat for several hosts in parallel")
+
+    cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)")
+    cmp.add_argument("records", nargs="+", metavar="RECORD", help="record files or folders")
+    cmp.add_argument("--by", default="kernel", choices=("kernel", "host", "suite", "run", "cgroup"))
+    cmp.add_argument("--only-diff", action="store_true", help="only rows whose cells differ")
+    cmp.add_argument("--format", default="simple", help="tabulate table format (github for issues)")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     s = sub.add_parser("show", help="print the table of a stored run (default: the newest)")
     s.add_argument("run", nargs="?", help="run id or record path")
@@ -57,6 +74,16 @@ def parser():
 
     sub.add_parser("clean", help="remove every container the lab labelled (strays after a crash)")
     return p
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
 
 
 def main(argv=None):
@@ -137,18 +164,71 @@ def cmd_build(args, argv):
 
 def cmd_run(args, argv):
     table.check_format(args.format)
+    if not 0 < args.confidence < 1 or not 0 < args.max_rate < 1:
+        raise UserError("--confidence and --max-rate must lie between 0 and 1")
     targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
+    if args.host:
+        return _run_hosts(args, argv, targets)
     client = engine.connect()
-    s = session.Session(client, targets, args.results, ["lab.py"] + list(argv), _progress)
+    s = _session(args, argv, client, targets, _progress)
     try:
         rec = s.run()
     except Interrupted:
-        rec = s.record
-        _print_run(rec, args.format, s.writer.path)
+        _print_run(s.record, args.format, s.writer.path)
+        _write_junit(args, s.record)
         _err("interrupted: containers removed; the record keeps the finished variants")
         return 130
     _print_run(rec, args.format, s.writer.path)
+    _write_junit(args, rec)
     return session.exit_code(rec, args.strict)
+
+
+def _session(args, argv, client, targets, progress):
+    return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
+                           until_decided=args.until_decided, confidence=args.confidence,
+                           max_rate=args.max_rate, jobs=args.jobs)
+
+
+def _write_junit(args, rec, suffix=""):
+    if args.junit:
+        from reprolab import junit
+        path = Path(args.junit)
+        if suffix:
+            path = path.with_name(f"{path.stem}-{suffix}{path.suffix}")
+        path.write_text(junit.to_xml(rec))
+
+
+def _run_hosts(args, argv, targets):
+    """The same selection on several engines at once; one record per host."""
+    from reprolab import hosts
+    outcome = hosts.run_on_hosts(args.host, lambda client, progress: _session(args, argv, client, targets, progress),
+                                 _progress)  # Interrupted propagates: main() returns 130
+    code = 0
+    for url, (s, rec, error) in outcome.items():
+        print(f"== {url}")
+        if error:
+            print(f"error: {error}")
+            code = max(code, 2)
+            continue
+        _print_run(s.record, args.format, s.writer.path)
+        _write_junit(args, s.record, suffix=s.run_id)
+        code = max(code, 130 if s.record.get("interrupted") else session.exit_code(s.record, args.strict))
+    return code
+
+
+def cmd_compare(args, argv):
+    from reprolab import compare
+    table.check_format(args.format)
+    records, problems = compare.load_many(args.records)
+    for p in problems:
+        _err(f"lab.py: {p}")
+    if records:
+        if args.json:
+            print(json.dumps(compare.as_json(records, args.by, args.only_diff), indent=1))
+        else:
+            print(compare.render(records, args.by, args.only_diff, args.format))
+            print(f"{len(records)} record(s) compared by {args.by}; * marks a row whose cells differ")
+    return 2 if problems else 0
 
 
 def _print_run(rec, fmt, path):
@@ -193,4 +273,4 @@ def cmd_clean(args, argv):
 
 
 COMMANDS = {"list": cmd_list, "validate": cmd_validate, "base": cmd_base, "build": cmd_build,
-            "run": cmd_run, "show": cmd_show, "clean": cmd_clean}
+            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "clean": cmd_clean}

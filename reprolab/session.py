@@ -1,7 +1,9 @@
 """One run of the lab: bases, builds, containers, verdicts, and the record that keeps them all."""
 
+import queue
 import shlex
 import signal
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import docker
 import requests
 
-from reprolab import __version__, bases, build, engine, execute, prereq, privilege, record, render, runopts
+from reprolab import __version__, bases, build, engine, execute, prereq, privilege, record, render, runopts, stats
 from reprolab.errors import Interrupted
 from reprolab.outcome import Outcome, match
 
@@ -21,6 +23,9 @@ def interruptible():
     """Turn SIGINT and SIGTERM into Interrupted so that `finally` blocks clean up."""
     def handler(signum, frame):
         raise Interrupted(signum)
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals; it aborts the sessions of other threads
+        return
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -38,7 +43,14 @@ def remove_run_containers(client, run_id):
 
 
 class Session:
-    def __init__(self, client, targets, results_dir, argv, progress=lambda msg: None):
+    def __init__(self, client, targets, results_dir, argv, progress=lambda msg: None, repeat=1,
+                 until_decided=False, confidence=0.95, max_rate=0.1, jobs=1):
+        self.repeat, self.until_decided, self.jobs = repeat, until_decided, jobs
+        self.confidence, self.max_rate = confidence, max_rate
+        self._lock = threading.Lock()
+        self._build_locks = {}
+        self._stopped = False
+        self._spans = {}
         self.client = client
         self.targets = targets
         self.results_dir = Path(results_dir)
@@ -50,7 +62,7 @@ class Session:
             "kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": self.run_id,
             "lab_version": __version__, "command": list(argv), "started": record.utc(time.time()),
             "ended": None, "interrupted": False, "host": {}, "privileged_mode": None,
-            "bases": {}, "results": [],
+            "bases": {}, "results": [], "jobs": jobs, "repeat": repeat,
         }
         self._built = {}
 
@@ -60,19 +72,90 @@ class Session:
             with interruptible():
                 self._prepare()
                 self.writer.write(self.record)
-                total = len(self.targets)
-                for i, target in enumerate(self.targets, 1):
-                    self.record["results"].append(self._one(target, i, total))
-                    self.writer.write(self.record)
+                if self.jobs <= 1:
+                    for i, target in enumerate(self.targets, 1):
+                        self._repeats(target, i)
+                else:
+                    self._parallel()
         except Interrupted:
             self.record["interrupted"] = True
             raise
         finally:
+            self._stopped = True
             with _ignoring_signals():
+                self._finish_results()
                 remove_run_containers(self.client, self.run_id)
                 self.record["ended"] = record.utc(time.time())
                 self.writer.write(self.record)
         return self.record
+
+    def abort(self):
+        """Stop a session running on another thread: no new results, containers removed, record kept."""
+        self._stopped = True
+        self.record["interrupted"] = True
+        remove_run_containers(self.client, self.run_id)
+        with self._lock:
+            self.record["ended"] = record.utc(time.time())
+            self.writer.write(self.record)
+
+    def _repeats(self, target, index):
+        """Run one target `repeat` times (fewer with until_decided); record each run as it ends."""
+        k = n = 0
+        for i in range(1, self.repeat + 1):
+            entry = self._one(target, index, len(self.targets), i)
+            if self._stopped:
+                return
+            with self._lock:
+                self.record["results"].append(entry)
+                self.writer.write(self.record)
+            if entry["outcome"] in ("reproduced", "not-reproduced"):
+                n += 1
+                k += entry["outcome"] == "reproduced"
+            elif entry["outcome"] in ("skipped", "error"):
+                return  # repeating cannot change a missing prerequisite or a broken build
+            if self.until_decided and n and stats.decided(k, n, self.confidence, self.max_rate):
+                self.progress(f"{target.key}: decided after {n} run(s): {stats.rate_cell(k, n, self.confidence)}")
+                return
+
+    def _parallel(self):
+        """Run targets on `jobs` daemon threads (an interrupt must not wait for a running build)."""
+        todo = queue.Queue()
+        for i, t in enumerate(self.targets, 1):
+            todo.put((i, t))
+        errors = []
+
+        def worker():
+            while not self._stopped:
+                try:
+                    i, t = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    self._repeats(t, i)
+                except Exception as exc:  # surfaced in the main thread below
+                    errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(self.jobs)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            while th.is_alive():
+                th.join(0.2)  # short joins keep the main thread responsive to signals
+        if errors:
+            raise errors[0]
+
+    def _finish_results(self):
+        """Order results as the targets were given, and say which runs overlapped in time."""
+        order = {t.key: i for i, t in enumerate(self.targets)}
+        results = self.record["results"]
+        results.sort(key=lambda r: (order.get(f"{r['scenario']}:{r['variant']}@{r['suite']}", 0), r.get("repeat", 0)))
+        if self.jobs > 1:
+            for r in results:
+                a0, a1 = self._spans.get(id(r), (0, 0))
+                r["ran_beside"] = sorted({
+                    f"{o['scenario']}:{o['variant']}@{o['suite']}" for o in results
+                    if o is not r and self._spans.get(id(o), (0, 0))[0] < a1 and a0 < self._spans.get(id(o), (0, 0))[1]})
 
     def _prepare(self):
         self.record["host"] = engine.host_facts(self.client)
@@ -98,9 +181,10 @@ class Session:
     def _base(self, base):
         self.record["bases"][base.image] = {"available": base.available, "origin": base.origin, "reason": base.reason}
 
-    def _one(self, target, index, total):
+    def _one(self, target, index, total, repeat=1):
         sc, v, recipe = target.scenario, target.variant, target.recipe
         started = time.time()
+        mono = time.monotonic()
         entry = {
             "scenario": sc.name, "variant": v.name, "suite": target.suite, "base": recipe.base,
             "model": v.model, "expected": v.expect, "outcome": None, "match": None, "reason": "",
@@ -110,14 +194,18 @@ class Session:
             "replay": f"python lab.py run {sc.name}:{v.name}" + (f" --suite {recipe.suite}" if recipe.suite else ""),
             "docker_command": None, "started": record.utc(started),
         }
-        self.progress(f"[{index}/{total}] {target.key}: start")
+        if self.repeat > 1:
+            entry["repeat"] = repeat
+        tag = f"[{index}/{total}]" + (f" run {repeat}/{self.repeat}" if self.repeat > 1 else "")
+        self.progress(f"{tag} {target.key}: start")
         outcome, reason = self._execute(target, entry)
         entry["outcome"], entry["reason"] = outcome, reason or entry["reason"]
         entry["match"] = match(outcome, v.expect)
         entry["ended"] = record.utc(time.time())
+        self._spans[id(entry)] = (mono, time.monotonic())
         elapsed = time.time() - started
         note = f" ({entry['reason'][:100]})" if entry["reason"] and outcome in ("skipped", "error", "hang") else ""
-        self.progress(f"[{index}/{total}] {target.key}: {outcome}, expected {v.expect}, {elapsed:.1f}s{note}")
+        self.progress(f"{tag} {target.key}: {outcome}, expected {v.expect}, {elapsed:.1f}s{note}")
         return entry
 
     def _execute(self, target, entry):
@@ -142,7 +230,8 @@ class Session:
             opts = runopts.container_options(sc, v, recipe, ctx.tag, self.run_id, mode, missing)
             entry["privilege"] = mode
             entry["docker_command"] = shlex.join(runopts.docker_argv(opts))
-            log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}.log"
+            suffix = f".{entry['repeat']}" if "repeat" in entry else ""
+            log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}{suffix}.log"
             entry["log"] = str(log_path)
             result = execute.run_container(self.client, opts, sc.timeout, log_path,
                                            self.record["host"].get("local_engine", False))
@@ -155,15 +244,24 @@ class Session:
         return result.outcome, result.reason
 
     def _build(self, ctx):
-        if ctx.tag not in self._built:
-            self.progress(f"build {ctx.tag} (content {ctx.content_hash})")
-            self._built[ctx.tag] = build.build(self.client, ctx, lambda line: self.progress("  " + line))
-        return self._built[ctx.tag]
+        with self._lock:
+            lock = self._build_locks.setdefault(ctx.tag, threading.Lock())
+        with lock:
+            if ctx.tag not in self._built:
+                self.progress(f"build {ctx.tag} (content {ctx.content_hash})")
+                built = build.build(self.client, ctx, lambda line: self.progress("  " + line))
+                self.progress(f"built {ctx.tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)"
+                              if built.ok else f"build of {ctx.tag} FAILED")
+                self._built[ctx.tag] = built
+            return self._built[ctx.tag]
 
 
 @contextmanager
 def _ignoring_signals():
     """Cleanup must finish: a second Ctrl-C during it is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

@@ -14,6 +14,8 @@ def check_format(fmt):
 
 
 def run_rows(record):
+    if (record.get("repeat") or 1) > 1:
+        return _repeat_rows(record)
     rows = []
     for r in record["results"]:
         outcome = r["outcome"] + (" (model)" if r.get("model") else "")
@@ -29,10 +31,27 @@ def run_table(record, fmt="simple"):
 def summary(record):
     results = record["results"]
     counts = {k: sum(1 for r in results if r["match"] == k) for k in ("yes", "no", "skip")}
+    noun = "variant runs" if (record.get("repeat") or 1) > 1 else "variants"
     host = record["host"]
-    line = (f"{len(results)} variants: {counts['yes']} as expected, {counts['no']} differ, "
+    line = (f"{len(results)} {noun}: {counts['yes']} as expected, {counts['no']} differ, "
             f"{counts['skip']} skipped  |  kernel {host.get('kernel')}, cgroup {host.get('cgroup')}, "
-            f"engine {host.get('engine')}, privileged mode {record.get('privileged_mode', 'n/a')}")
+            f"engine {host.get('engine')}, privileged mode {record.get('privileged_mode') or 'not needed'}")
     if record.get("interrupted"):
         line += "  |  INTERRUPTED"
     return line
+
+
+def _repeat_rows(record):
+    """Repeated runs: one row per variant with k/N reproduced and its Wilson interval."""
+    from reprolab import compare
+    groups = {}
+    for r in record["results"]:
+        groups.setdefault((r["scenario"], r["variant"], r["suite"]), []).append(r)
+    rows = []
+    for (sc, v, suite), rs in groups.items():
+        matches = {r["match"] for r in rs}
+        match = "no" if "no" in matches else ("skip" if "skip" in matches else "yes")
+        rows.append((sc, v + (" (model)" if rs[0].get("model") else ""), suite,
+                     compare.cell([r["outcome"] for r in rs]), rs[0]["expected"], match,
+                     sum(r.get("attempts", 0) for r in rs), f"{sum(r.get('seconds', 0) for r in rs):.1f}s"))
+    return rows
