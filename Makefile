@@ -5,18 +5,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?= all
 
-.PHONY: run test unit integration host venv bases validate compose clean bench
+.PHONY: run test unit integration host venv bases compose-plugin validate compose clean bench
 
 run: host venv bases
 	$(PY) lab.py run $(ARGS)
 
-test: host venv bases
+test: host venv bases compose-plugin
 	$(PY) -m pytest
 
 unit: venv
 	$(PY) -m pytest tests/unit
 
-integration: host venv bases
+integration: host venv bases compose-plugin
 	$(PY) -m pytest tests/integration
 
 host:
@@ -28,6 +28,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+compose-plugin: host
+	bash scripts/install-compose.sh
+
+compose: venv
+	$(PY) lab.py compose
 
 bases: host venv
 	$(PY) lab.py base

@@ -1,7 +1,13 @@
 #!/bin/sh
-# Entry point of every lab image. When the host refused plain privileged mode, the lab runs the
-# container with the equivalent explicit settings and sets REPROLAB_REMOUNT=1: Docker still mounts
-# /sys and the cgroup hierarchies read-only then, so remount them read-write as --privileged would.
+# Entry point of every lab image.
+#
+# REPROLAB_REMOUNT=1: the host refused plain privileged mode and the container runs with the
+# equivalent explicit settings; Docker still mounts /sys and the cgroup hierarchies read-only then,
+# so remount them read-write as --privileged would.
+#
+# REPROLAB_EXPECT=<outcome> (set by docker-compose.yml): after the reproducer ends, exit 0 when its
+# verdict's outcome is the expected one, 1 when it differs, 2 when there is no verdict line, so that
+# `docker compose up --exit-code-from` tells the outcome. The lab itself never sets it.
 if [ "${REPROLAB_REMOUNT:-0}" = 1 ]; then
     mount -o remount,rw /sys 2>/dev/null || echo "reprolab-entry: cannot remount /sys rw" >&2
     for m in /sys/fs/cgroup /sys/fs/cgroup/*; do
@@ -10,4 +16,13 @@ if [ "${REPROLAB_REMOUNT:-0}" = 1 ]; then
         fi
     done
 fi
-exec "$@"
+if [ -z "${REPROLAB_EXPECT:-}" ]; then
+    exec "$@"
+fi
+out=$(mktemp)
+"$@" | tee "$out"
+outcome=$(grep '^REPROLAB-RESULT ' "$out" | tail -n 1 | sed -n 's/.*"outcome": *"\([a-z-]*\)".*/\1/p')
+rm -f "$out"
+[ -n "$outcome" ] || exit 2
+[ "$outcome" = "$REPROLAB_EXPECT" ] || exit 1
+exit 0

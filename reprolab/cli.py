@@ -73,6 +73,8 @@ def parser():
     s.add_argument("--json", action="store_true", help="print the record as JSON")
 
     sub.add_parser("clean", help="remove every container the lab labelled (strays after a crash)")
+    comp = sub.add_parser("compose", help="write docker-compose.yml and compose/*.Dockerfile from the scenarios")
+    comp.add_argument("--check", action="store_true", help="only report whether the committed files are stale")
     return p
 
 
@@ -272,5 +274,19 @@ def cmd_clean(args, argv):
     return 0
 
 
+def cmd_compose(args, argv):
+    from reprolab import compose
+    scenarios = catalog.load_all(args.scenarios)
+    if args.check:
+        stale = compose.stale(scenarios, ROOT)
+        for rel in stale:
+            _err(f"{rel}: stale; run 'python lab.py compose'")
+        return 1 if stale else 0
+    for rel in compose.write(scenarios, ROOT):
+        print(f"wrote {rel}")
+    return 0
+
+
 COMMANDS = {"list": cmd_list, "validate": cmd_validate, "base": cmd_base, "build": cmd_build,
-            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "clean": cmd_clean}
+            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "clean": cmd_clean,
+            "compose": cmd_compose}

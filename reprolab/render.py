@@ -78,7 +78,15 @@ def source_files(source_dir):
     return sorted(out)
 
 
-def render(scenario, variant, recipe, images_dir=IMAGES_DIR):
+LAB_PATHS = {"src": "src/", "entry": "entry.sh"}
+
+
+def compose_paths(scenario):
+    """Paths when the build context is the repository itself (docker compose)."""
+    return {"src": f"scenarios/{scenario.name}/", "entry": "images/entry.sh"}
+
+
+def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
     """The build context of one variant on one base; pure apart from reading templates and sources."""
     env = environment(images_dir)
     entry = (Path(images_dir) / "entry.sh").read_bytes()
@@ -90,18 +98,18 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR):
         (f"{LABEL_PREFIX}.suite", recipe.suite or recipe.base),
     ]
 
-    def dockerfile(labels):
+    def dockerfile(labels, where):
         return env.get_template("Dockerfile.j2").render(
             scenario=scenario, variant=variant, recipe=recipe, toolchain=toolchain(images_dir),
-            command=command, labels=labels)
+            command=command, labels=labels, paths=where)
 
-    digest = hashlib.sha256(dockerfile(base_labels).encode())
+    digest = hashlib.sha256(dockerfile(base_labels, LAB_PATHS).encode())
     for path, data, mode in files:
         digest.update(f"\0{path}\0{mode}\0".encode())
         digest.update(data)
     content_hash = digest.hexdigest()[:16]
     labels = base_labels + [(f"{LABEL_PREFIX}.content-hash", content_hash)]
-    text = dockerfile(labels)
+    text = dockerfile(labels, paths)
     all_files = tuple(sorted([("Dockerfile", text.encode(), 0o644)] + files))
     return BuildContext(tag=image_tag(scenario, variant, recipe), dockerfile=text, files=all_files,
                         content_hash=content_hash, labels=tuple(labels))

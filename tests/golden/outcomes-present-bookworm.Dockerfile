@@ -13,6 +13,6 @@ FROM debian:bookworm
 ENV DEBIAN_FRONTEND=noninteractive
 COPY entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="outcomes" org.reprolab.variant="present" org.reprolab.suite="bookworm" org.reprolab.content-hash="1383a9499030a194"
+LABEL org.reprolab.scenario="outcomes" org.reprolab.variant="present" org.reprolab.suite="bookworm" org.reprolab.content-hash="b47d4ff58c750f2e"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/fixture", "probe", "/etc/debian_version"]

@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import yaml
+
+from reprolab import catalog, compose
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_compose_files_are_fresh():
+    stale = compose.stale(catalog.load_all(ROOT / "scenarios"), ROOT)
+    assert stale == [], f"stale: {stale}; run 'python lab.py compose' and commit"
+
+
+def test_one_service_per_scenario_with_lab_settings():
+    scenarios = catalog.load_all(ROOT / "scenarios")
+    files = compose.generate(scenarios)
+    services = yaml.safe_load(files["docker-compose.yml"])["services"]
+    assert sorted(services) == sorted(s.name for s in scenarios)
+    for sc in scenarios:
+        svc = services[sc.name]
+        assert svc["build"] == {"context": ".", "dockerfile": f"compose/{sc.name}.Dockerfile"}
+        assert svc["network_mode"] == "none"
+        assert "privileged" not in svc  # refused on some hosts: the explicit equivalent is used
+        assert svc["environment"]["REPROLAB_EXPECT"] == sc.variant(sc.default_variant).expect
+        assert "/var/run/docker.sock" not in files["docker-compose.yml"]
+        dockerfile = files[f"compose/{sc.name}.Dockerfile"]
+        assert f"COPY scenarios/{sc.name}/ /src/" in dockerfile and "COPY images/entry.sh" in dockerfile
+
+
+def test_fixture_service_in_the_emulated_privileged_form(tmp_path):
+    from dataclasses import replace
+    from reprolab.scenario import Requires
+    sc = catalog.load_one(ROOT / "tests" / "fixtures" / "scenarios" / "outcomes.yaml")
+    svc = compose.service(replace(sc, requires=Requires(privileged=True)))
+    assert svc["cap_add"] == ["ALL"] and svc["cap_drop"] == ["SYS_RESOURCE"]
+    assert svc["security_opt"] == ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"]
+    assert svc["device_cgroup_rules"] == ["a *:* rwm"] and svc["cgroup"] == "private"
+    assert svc["environment"] == {"REPROLAB_REMOUNT": "1", "REPROLAB_EXPECT": "reproduced"}
