@@ -1,6 +1,6 @@
 """docker compose up <scenario> builds from a fresh clone and runs the default variant for real."""
 
-import shutil
+import re
 import subprocess
 
 import pytest
@@ -28,7 +28,8 @@ def test_compose_up_runs_the_default_variant(client, name):
     try:
         proc = subprocess.run(cmd + ["up", "--build", "--exit-code-from", name, name], capture_output=True,
                               text=True, timeout=1800, cwd=ROOT)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", proc.stdout)  # compose's progress escapes
+        lines = [ln for ln in text.splitlines() if ln.strip()]
         verdicts = [ln for ln in lines if "REPROLAB-RESULT {" in ln]
         assert verdicts, proc.stdout[-2000:] + proc.stderr[-2000:]
         # the service's output ends with the verdict line (compose prefixes "name-1  | ")
