@@ -5,18 +5,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?= all
 
-.PHONY: run test unit integration host venv bases compose-plugin validate compose clean bench
+.PHONY: run test unit integration host venv bases test-deps validate compose clean bench
 
 run: host venv bases
 	$(PY) lab.py run $(ARGS)
 
-test: host venv bases compose-plugin
+test: host venv bases test-deps
 	$(PY) -m pytest
 
 unit: venv
 	$(PY) -m pytest tests/unit
 
-integration: host venv bases compose-plugin
+integration: host venv bases test-deps
 	$(PY) -m pytest tests/integration
 
 host:
@@ -29,8 +29,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-compose-plugin: host
-	bash scripts/install-compose.sh
+test-deps: host
+	bash scripts/install-test-deps.sh
 
 compose: venv
 	$(PY) lab.py compose

@@ -56,8 +56,8 @@ def ensure_image(client, image):
     return Base(image, False, "missing", f"base image {image} is not on the engine and cannot be pulled ({reason})")
 
 
-def ensure_suite(client, suite, progress=lambda msg: None, local=True):
-    """debian:<suite>: present, pulled, or made with debootstrap from the host's mirror."""
+def ensure_suite(client, suite, progress=lambda msg: None, local=True, source=None):
+    """debian:<suite>: present, pulled, copied from the `source` engine, or made with debootstrap."""
     image = f"debian:{suite}"
     img = present(client, image)
     if img:
@@ -67,7 +67,13 @@ def ensure_suite(client, suite, progress=lambda msg: None, local=True):
     if not reason:
         return Base(image, True, "registry")
     if not local:
-        return Base(image, False, "missing", f"{image} cannot be pulled ({reason}) and debootstrap needs a local engine")
+        src = present(source, image) if source is not None else None
+        if src is None:
+            return Base(image, False, "missing", f"{image} cannot be pulled ({reason}) and is not on the local "
+                                                 f"engine to copy; run 'lab.py base {suite}' locally first")
+        progress(f"base {image}: copying from the local engine")
+        client.images.load(b"".join(src.save(named=True)))
+        return Base(image, True, "copied")
     progress(f"base {image}: registry unreachable ({reason}); building with debootstrap (about 30 s)")
     debootstrap(client, suite, progress)
     return Base(image, True, "debootstrap")

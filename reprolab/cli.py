@@ -185,10 +185,10 @@ def cmd_run(args, argv):
     return session.exit_code(rec, args.strict)
 
 
-def _session(args, argv, client, targets, progress):
+def _session(args, argv, client, targets, progress, base_source=None):
     return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
                            until_decided=args.until_decided, confidence=args.confidence,
-                           max_rate=args.max_rate, jobs=args.jobs)
+                           max_rate=args.max_rate, jobs=args.jobs, base_source=base_source)
 
 
 def _write_junit(args, rec, suffix=""):
@@ -203,8 +203,13 @@ def _write_junit(args, rec, suffix=""):
 def _run_hosts(args, argv, targets):
     """The same selection on several engines at once; one record per host."""
     from reprolab import hosts
-    outcome = hosts.run_on_hosts(args.host, lambda client, progress: _session(args, argv, client, targets, progress),
-                                 _progress)  # Interrupted propagates: main() returns 130
+    try:
+        local = engine.connect()  # bases made here can be copied to engines that lack them
+    except LabError:
+        local = None
+    outcome = hosts.run_on_hosts(
+        args.host, lambda client, progress: _session(args, argv, client, targets, progress, local),
+        _progress)  # Interrupted propagates: main() returns 130
     code = 0
     for url, (s, rec, error) in outcome.items():
         print(f"== {url}")

@@ -9,7 +9,7 @@ from reprolab.errors import RecordError, UserError
 
 BY = {
     "kernel": lambda rec: rec["host"].get("kernel") or "?",
-    "host": lambda rec: rec["host"].get("hostname") or rec["host"].get("engine_url") or "?",
+    "host": lambda rec: rec["host"].get("host_label") or rec["host"].get("hostname") or "?",
     "cgroup": lambda rec: rec["host"].get("cgroup") or "?",
     "run": lambda rec: rec["run_id"],
     "suite": None,  # the suite moves from the rows to the columns

@@ -24,6 +24,7 @@ def connect(url=None):
         reason = str(exc).split("\n")[0][:200]
         raise EngineError(f"no Docker engine answers at {where} ({reason}); start one with "
                           f"'sudo bash scripts/setup-host.sh' or point DOCKER_HOST at a running engine") from None
+    client.reprolab_url = where
     return client
 
 
@@ -62,9 +63,11 @@ def host_facts(client):
         "storage_driver": info.get("Driver"),
         "cgroup_driver": info.get("CgroupDriver"),
         "cgroup_version": info.get("CgroupVersion"),
-        "engine_url": client.api.base_url,
+        "engine_url": getattr(client, "reprolab_url", client.api.base_url),
         "local_engine": local,
     }
+    # How `compare --by host` names this engine: the machine's name, or the remote URL's host part.
+    facts["host_label"] = facts["hostname"] if local else facts["engine_url"].split("://", 1)[-1].split("@")[-1]
     if local:
         facts["cgroup"] = cgroup_layout()
         mask = capabilities.bounding_set(Path("/proc/self/status").read_text())

@@ -44,7 +44,8 @@ def remove_run_containers(client, run_id):
 
 class Session:
     def __init__(self, client, targets, results_dir, argv, progress=lambda msg: None, repeat=1,
-                 until_decided=False, confidence=0.95, max_rate=0.1, jobs=1):
+                 until_decided=False, confidence=0.95, max_rate=0.1, jobs=1, base_source=None):
+        self.base_source = base_source  # a local engine to copy bases from when a remote one lacks them
         self.repeat, self.until_decided, self.jobs = repeat, until_decided, jobs
         self.confidence, self.max_rate = confidence, max_rate
         self._lock = threading.Lock()
@@ -163,7 +164,7 @@ class Session:
         suites = sorted({t.recipe.suite for t in self.targets if t.recipe.suite})
         images = sorted({t.recipe.base for t in self.targets if not t.recipe.suite})
         for s in suites:
-            self._base(bases.ensure_suite(self.client, s, self.progress, local=local))
+            self._base(bases.ensure_suite(self.client, s, self.progress, local=local, source=self.base_source))
         for image in images:
             self._base(bases.ensure_image(self.client, image))
         self.privileged_ok, probe_reason = True, ""

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# What the tests need beyond the lab itself: Compose v2 (the compose tests), Vagrant (validates the
+# Vagrantfile), and an OpenSSH server and client (a second "remote" engine over ssh:// on loopback).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+command -v vagrant >/dev/null 2>&1 || missing+=(vagrant)
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install-test-deps: installing ${missing[*]}" >&2
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+bash "$(dirname "$0")/install-compose.sh"
