@@ -86,6 +86,14 @@ def _semantic(data, located, path):
     for cap in (data.get("requires") or {}).get("capabilities", []):
         if cap not in CAPABILITIES:
             out.append((located.line(("requires", "capabilities")), f"requires.capabilities: unknown capability '{cap}' (write it without CAP_, e.g. SYS_ADMIN)"))
+    steps = [(("image", "build", i), step) for i, step in enumerate(data["image"].get("build") or [])]
+    for vname, v in data["variants"].items():
+        steps += [(("variants", vname, "build", i), step) for i, step in enumerate(v.get("build") or [])]
+    for keys, step in steps:
+        for arg in step:
+            if arg == ".." or arg.startswith("../") or "/../" in arg or arg.endswith("/.."):
+                out.append((located.line(keys), f"{'.'.join(map(str, keys))}: '{arg}' points outside the scenario "
+                                                f"folder; build steps see only the scenario's own sources"))
     builds = [data["image"].get("build")] + [v.get("build") for v in data["variants"].values()]
     src = path.parent / path.stem
     if any(builds) and not src.is_dir():
@@ -120,15 +128,25 @@ def _explain(err, located):
         extra = [k for k in err.instance if k not in allowed]
         key = extra[0] if extra else ""
         known = ", ".join(sorted(allowed))
+        if key in ("volumes", "mounts", "binds", "devices"):
+            return located.key_line(path + (key,)), (f"{_join(path, key)}: host paths cannot be mounted into lab "
+                                                     f"containers; put what the reproducer needs in the scenario folder")
         return located.key_line(path + (key,)), f"{_join(path, key)}: unknown key '{key}'; known keys here: {known}"
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         return located.line(path), f"{where}: missing required key '{missing}'"
     if v == "enum":
         choices = ", ".join(str(c) for c in err.validator_value)
-        return located.line(path), f"{where}: {err.instance!r} is not one of: {choices}"
+        hint = " (YAML reads yes/no/on/off as booleans; quote the value)" if isinstance(err.instance, bool) else ""
+        return located.line(path), f"{where}: {err.instance!r} is not one of: {choices}{hint}"
+    if v in ("minItems", "minProperties"):
+        return located.line(path), f"{where}: must not be empty"
     if v == "type":
         return located.line(path), f"{where}: expected {err.validator_value}, got {_kind(err.instance)} {err.instance!r}"
+    if v == "pattern" and path and path[-1] == "env":
+        return located.line(path), f"{where}: {err.instance!r} is not an environment variable name (letters, digits, _)"
+    if v == "pattern" and path and path[-1] == "variants":
+        return located.line(path), f"{where}: variant name {err.instance!r} is not allowed; use lower-case letters, digits, '.' and '-'"
     if v == "pattern":
         what = _pattern_meaning(path)
         return located.line(path), f"{where}: {err.instance!r} {what}"
@@ -151,6 +169,8 @@ def _pattern_meaning(path):
         return "is not an http(s) URL"
     if "env" in keys:
         return "is not a valid environment value (no newlines or NUL bytes)"
+    if keys and keys[-1] == "memory":
+        return "is not a memory size (e.g. 512m, 1g)"
     if "kernel" in keys:
         return "is not a kernel release (e.g. 4.5 or 5.10.0)"
     if "capabilities" in keys:

@@ -64,7 +64,9 @@ def load(path, display=None):
 def _build(node, keys, lines, problems, shown, seen):
     lines.setdefault(keys, node.start_mark.line + 1)
     if id(node) in seen:  # compose() hands back the anchored node again for every alias
-        problems.append(f"{shown}:{node.start_mark.line + 1}: anchors and aliases are not allowed; write the value out")
+        message = f"{shown}:{node.start_mark.line + 1}: anchors and aliases are not allowed; write the value out"
+        if not any("anchors and aliases" in p for p in problems):  # once, not once per alias of a bomb
+            problems.append(message)
         return None
     seen.add(id(node))
     if isinstance(node, yaml.MappingNode):

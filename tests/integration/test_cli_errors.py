@@ -33,3 +33,16 @@ def test_corrupt_record_for_show(tmp_path):
     (tmp_path / "x.json").write_text("{")
     proc = lab("--results", str(tmp_path), "show", "x")
     assert proc.returncode == 2 and proc.stderr.startswith(f"lab.py: {tmp_path}/x.json: not a JSON record")
+
+
+def test_bad_corpus_through_the_cli_builds_and_runs_nothing(client):
+    from conftest import FIXTURES
+    before = ({c.id for c in client.containers.list(all=True)}, {i.id for i in client.images.list(all=True)})
+    proc = lab("--scenarios", str(FIXTURES / "bad"), "run", "all")
+    after = ({c.id for c in client.containers.list(all=True)}, {i.id for i in client.images.list(all=True)})
+    assert proc.returncode == 2
+    expected = (FIXTURES / "bad" / "expected.txt").read_text().splitlines()
+    got = proc.stderr.strip().splitlines()
+    assert got[-1] == f"{len(expected)} problem(s) in scenario files; nothing was built or run"
+    assert sorted(line.replace("tests/fixtures/bad/", "") for line in got[:-1]) == sorted(expected)
+    assert before == after
