@@ -37,12 +37,19 @@ def test_corrupt_record_for_show(tmp_path):
 
 def test_bad_corpus_through_the_cli_builds_and_runs_nothing(client):
     from conftest import FIXTURES
-    before = ({c.id for c in client.containers.list(all=True)}, {i.id for i in client.images.list(all=True)})
+    names = {p.stem for p in (FIXTURES / "bad").glob("*.yaml")}
+
+    def lab_made():  # containers and images the lab labelled with a scenario of the corpus
+        found = client.containers.list(all=True, filters={"label": "org.reprolab.scenario"})
+        found += client.images.list(filters={"label": "org.reprolab.scenario"})
+        return {x.id for x in found if x.labels.get("org.reprolab.scenario") in names}
+
+    before = lab_made()
     proc = lab("--scenarios", str(FIXTURES / "bad"), "run", "all")
-    after = ({c.id for c in client.containers.list(all=True)}, {i.id for i in client.images.list(all=True)})
+    after = lab_made()
     assert proc.returncode == 2
     expected = (FIXTURES / "bad" / "expected.txt").read_text().splitlines()
     got = proc.stderr.strip().splitlines()
     assert got[-1] == f"{len(expected)} problem(s) in scenario files; nothing was built or run"
     assert sorted(line.replace("tests/fixtures/bad/", "") for line in got[:-1]) == sorted(expected)
-    assert before == after
+    assert before == after == set()
