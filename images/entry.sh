@@ -9,10 +9,12 @@
 # verdict's outcome is the expected one, 1 when it differs, 2 when there is no verdict line, so that
 # `docker compose up --exit-code-from` tells the outcome. The lab itself never sets it.
 if [ "${REPROLAB_REMOUNT:-0}" = 1 ]; then
-    mount -o remount,rw /sys 2>/dev/null || echo "reprolab-entry: cannot remount /sys rw" >&2
-    for m in /sys/fs/cgroup /sys/fs/cgroup/*; do
+    # A plain remount of a v1 cgroup mount fails with EBUSY; a bind remount changes only the
+    # read-only flag of this mount point, which is what --privileged gives.
+    for m in /sys /sys/fs/cgroup /sys/fs/cgroup/*; do
         if grep -q " $m " /proc/self/mounts; then
-            mount -o remount,rw "$m" 2>/dev/null || echo "reprolab-entry: cannot remount $m rw" >&2
+            mount -o remount,rw "$m" 2>/dev/null || mount -o remount,bind,rw "$m" 2>/dev/null ||
+                echo "reprolab-entry: cannot remount $m rw" >&2
         fi
     done
 fi

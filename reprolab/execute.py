@@ -13,6 +13,10 @@ from reprolab.outcome import Outcome
 LOG_LIMIT = 8 * 1024 * 1024  # bytes of output kept in the log file
 
 
+class EngineLost(Exception):
+    """The engine stopped answering in the middle of a variant (restart, crash)."""
+
+
 @dataclass
 class Execution:
     outcome: str
@@ -30,13 +34,17 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
     container = None
     start = time.monotonic()
     try:
-        container = client.containers.create(**opts)
+        container = create(client, opts)
         on_start(container.id)
         container.start()
         try:
             status = container.wait(timeout=timeout)
             timed_out = False
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+            # docker-py reports its read timeout as either exception; a connection that broke
+            # before the timeout is the engine going away, not a hang of the reproducer
+            if time.monotonic() - start < timeout - 0.5:
+                raise EngineLost(f"the engine connection broke while waiting: {str(exc)[:200]}") from None
             timed_out = True
         seconds = round(time.monotonic() - start, 2)
         if timed_out:
@@ -71,6 +79,29 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
                 container.remove(force=True)
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 pass
+
+
+def create(client, opts):
+    """Create a container from container_options(). `systempaths=unconfined` is a docker CLI option,
+    not an API one: the API takes empty MaskedPaths/ReadonlyPaths, which docker-py cannot pass, so
+    the host config is built here and completed by hand."""
+    opts = dict(opts)
+    security = list(opts.pop("security_opt", []))
+    unmask = "systempaths=unconfined" in security
+    security = [s for s in security if s != "systempaths=unconfined"]
+    image, labels, env = opts.pop("image"), opts.pop("labels"), opts.pop("environment", None)
+    opts.pop("detach", None)
+    network = opts.pop("network_mode")
+    cgroupns = opts.pop("cgroupns", None)
+    hc = client.api.create_host_config(network_mode=network, security_opt=security or None, **opts)
+    if cgroupns:
+        hc["CgroupnsMode"] = cgroupns
+    if unmask:
+        hc["MaskedPaths"] = []
+        hc["ReadonlyPaths"] = []
+    created = client.api.create_container(image=image, labels=labels, environment=env, host_config=hc,
+                                          network_disabled=network == "none")
+    return client.containers.get(created["Id"])
 
 
 def _kill(container):

@@ -236,6 +236,8 @@ class Session:
             entry["log"] = str(log_path)
             result = execute.run_container(self.client, opts, sc.timeout, log_path,
                                            self.record["host"].get("local_engine", False))
+        except execute.EngineLost as exc:
+            return Outcome.ERROR.value, f"engine error: {exc}"
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             return Outcome.ERROR.value, f"engine error: {str(exc).splitlines()[0][:300]}"
         entry.update(attempts=result.attempts, seconds=result.seconds, evidence=result.evidence,

@@ -44,9 +44,9 @@ def test_good_file_loads(write_scenario):
 
 
 def test_unknown_key_names_its_line_and_the_known_keys(write_scenario):
-    text = GOOD.replace("  timeout: 30\n", "  timeout: 30\n  mounts: [/etc]\n")
+    text = GOOD.replace("  timeout: 30\n", "  timeout: 30\n  memroy: 1g\n")
     assert problems_of(write_scenario(text, sources={"run.sh": ""})) == [
-        "14: run.mounts: unknown key 'mounts'; known keys here: command, hang_is_symptom, memory, pids, timeout"]
+        "14: run.memroy: unknown key 'memroy'; known keys here: command, hang_is_symptom, memory, pids, timeout"]
 
 
 def test_bad_expectation(write_scenario):
@@ -132,4 +132,4 @@ def test_project_scenarios_are_valid():
 
 
 def test_fixture_scenarios_are_valid():
-    assert [s.name for s in catalog.load_all(ROOT / "tests" / "fixtures" / "scenarios")] == ["outcomes"]
+    assert [s.name for s in catalog.load_all(ROOT / "tests" / "fixtures" / "scenarios")] == ["containment", "outcomes"]

@@ -1,0 +1,107 @@
+"""Faults: misbehaving reproducers, concurrent runs, kill -9, an engine restart. The lab must never
+hang or leak itself, and never lose a result."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, ROOT
+from integration.conftest import lab, lab_containers
+from reprolab import execute, record
+
+pytestmark = pytest.mark.docker
+SCEN = str(FIXTURES / "scenarios")
+
+
+def popen_lab(results, *selectors):
+    return subprocess.Popen([sys.executable, str(ROOT / "lab.py"), "--scenarios", SCEN, "--results", str(results),
+                             "run", *selectors], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_misbehaving_reproducers_are_contained(client, tmp_path):
+    proc = lab("--scenarios", SCEN, "--results", str(tmp_path), "run", "containment", "outcomes:present")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rec = record.load(record.find(tmp_path))
+    by = {r["variant"]: r for r in rec["results"]}
+    assert by["fork-bomb"]["outcome"] == "hang"
+    assert by["memory-hog"]["reason"].startswith("killed by the OOM killer (memory limit 64m)")
+    assert by["flood"]["outcome"] == "reproduced"
+    assert os.path.getsize(by["flood"]["log"]) <= execute.LOG_LIMIT + 100
+    assert by["present"]["outcome"] == "reproduced"  # the variant after them is unaffected
+    procs = by["pipe-hang"]["forensics"]["processes"]
+    pipes = [{t for t in p["fds"].values() if t.startswith("pipe:")} for p in procs]
+    sleep = next(p for p in procs if p["cmdline"] == "sleep 600")
+    cat = next(p for p in procs if p["cmdline"] == "cat")
+    assert sleep["fds"]["1"] == cat["fds"]["0"] and sleep["fds"]["1"].startswith("pipe:[")
+    assert cat["wchan"] and all(p["cgroup"] for p in procs)
+    assert lab_containers(client, rec["run_id"]) == []
+
+
+def test_two_runs_at_once_keep_to_their_own_containers(client, tmp_path):
+    a = popen_lab(tmp_path / "a", "outcomes:present", "outcomes:hangs", "outcomes:absent")
+    b = popen_lab(tmp_path / "b", "outcomes:hangs", "outcomes:present", "outcomes:absent")
+    for p in (a, b):
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, out + err
+    for d in ("a", "b"):
+        rec = record.load(record.find(tmp_path / d))
+        assert sorted(r["outcome"] for r in rec["results"]) == ["hang", "not-reproduced", "reproduced"]
+        assert rec["ended"] and not rec["interrupted"]
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0, 2.5, 4.0])
+def test_kill_9_leaves_records_readable_and_clean_removes_strays(client, tmp_path, delay):
+    results = tmp_path / "r"
+    earlier = lab("--scenarios", SCEN, "--results", str(results), "run", "outcomes:absent")
+    assert earlier.returncode == 0
+    p = popen_lab(results, "outcomes:present", "outcomes:hangs", "outcomes:absent")
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=30)
+    files = record.list_records(results)
+    assert files, "the earlier record is gone"
+    for f in files:
+        rec = record.load(f)  # every record file is whole: written to a temp file, then renamed
+        assert rec["results"] is not None
+    proc = lab("clean")
+    assert proc.returncode == 0
+    for f in files:
+        assert lab_containers(client, f.stem) == []
+
+
+def test_engine_restart_mid_run(client, tmp_path):
+    pids = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
+    if not pids:
+        pytest.skip("dockerd is not a process here (remote engine)")
+    results = tmp_path / "r"
+    p = popen_lab(results, "outcomes:hangs", "outcomes:present")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        recs = record.list_records(results)
+        if recs and [c for c in lab_containers(client, recs[0].stem)]:
+            break
+        time.sleep(0.2)
+    for pid in pids:
+        os.kill(int(pid), signal.SIGTERM)
+    for _ in range(100):
+        if not subprocess.run(["pidof", "dockerd"], capture_output=True).stdout.strip():
+            break
+        time.sleep(0.2)
+    try:
+        out, err = p.communicate(timeout=120)
+    finally:
+        setup = subprocess.run(["bash", str(ROOT / "scripts" / "setup-host.sh")], capture_output=True, text=True)
+        assert setup.returncode == 0, setup.stderr
+    assert "Traceback" not in err, err
+    assert p.returncode in (1, 2), out + err
+    rec = record.load(record.find(results))
+    first = rec["results"][0]
+    assert first["variant"] == "hangs" and first["outcome"] == "error" and "engine" in first["reason"], first
+    assert rec["ended"]
+    again = lab("--scenarios", SCEN, "--results", str(tmp_path / "after"), "run", "outcomes:present")
+    assert again.returncode == 0, again.stdout + again.stderr
