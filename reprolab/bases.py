@@ -36,6 +36,11 @@ def present(client, image):
     return img
 
 
+def image_id(client, image):
+    img = present(client, image)
+    return img.id if img else ""
+
+
 def try_pull(client, image):
     """'' when `image` was pulled, else the registry's reason."""
     repo, _, tag = image.partition(":")

@@ -19,12 +19,33 @@ class Built:
     log_tail: str
 
 
-def build(client, ctx, progress=lambda msg: None):
+BASE_ID_LABEL = "org.reprolab.base-id"
+
+
+def reusable(client, ctx, base_id):
+    """The id of an image already built from this exact context on this exact base, else ''."""
+    try:
+        img = client.images.get(ctx.tag)
+    except (docker.errors.ImageNotFound, docker.errors.APIError):
+        return ""
+    labels = img.labels or {}
+    if labels.get("org.reprolab.content-hash") == ctx.content_hash and labels.get(BASE_ID_LABEL) == base_id:
+        return img.id
+    return ""
+
+
+def build(client, ctx, progress=lambda msg: None, base_id=""):
+    """Build `ctx`; an image of the same content hash on the same base is reused without a build."""
     start = time.monotonic()
+    if base_id:
+        image_id = reusable(client, ctx, base_id)
+        if image_id:
+            return Built(True, image_id, round(time.monotonic() - start, 2), 0, 0, "reused: same content and base")
     log, steps, cached, image_id, error, pending = [], 0, 0, "", "", ""
     try:
         stream = client.api.build(fileobj=ctx.tar(), custom_context=True, tag=ctx.tag, rm=True,
-                                  forcerm=True, pull=False, decode=True)
+                                  forcerm=True, pull=False, decode=True,
+                                  labels={BASE_ID_LABEL: base_id} if base_id else None)
         for chunk in stream:
             if "stream" in chunk:
                 for line in chunk["stream"].splitlines():

@@ -45,6 +45,9 @@ def parser():
         c.add_argument("selectors", nargs="*", metavar="SELECTOR",
                        help="all | SCENARIO | SCENARIO:VARIANT (default: all)")
         c.add_argument("--suite", action="append", default=[], choices=SUITES, help="only this suite (repeatable)")
+        if name == "build":
+            c.add_argument("--no-reuse", action="store_true",
+                           help="send every context to the engine even when an image of the same content exists")
         if name == "run":
             c.add_argument("--format", default="simple", help="tabulate table format (default: simple)")
             c.add_argument("--strict", action="store_true", help="an unexpected skip also fails the run")
@@ -154,10 +157,12 @@ def cmd_build(args, argv):
             print(f"{t.key}: skipped ({b.reason})")
             continue
         ctx = render.render(t.scenario, t.variant, t.recipe)
-        _progress(f"build {ctx.tag}")
-        built = build.build(client, ctx, lambda line: _progress("  " + line))
+        built = build.build(client, ctx, lambda line: _progress("  " + line),
+                            "" if args.no_reuse else bases.image_id(client, t.recipe.base))
         status = "ok" if built.ok else "FAILED"
-        print(f"{t.key}: {status} {ctx.tag} {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
+        how = "reused (same content and base)" if built.ok and not built.steps else \
+            f"{built.cached_steps}/{built.steps} steps cached"
+        print(f"{t.key}: {status} {ctx.tag} {built.seconds:.1f}s ({how})")
         if not built.ok:
             failed += 1
             print(built.log_tail)

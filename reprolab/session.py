@@ -220,7 +220,7 @@ class Session:
         try:
             ctx = render.render(sc, v, recipe)
             entry["content_hash"] = ctx.content_hash
-            built = self._build(ctx)
+            built = self._build(ctx, recipe.base)
             entry["build_seconds"] = built.seconds
             if not built.ok:
                 entry["build_log_tail"] = built.log_tail
@@ -246,15 +246,17 @@ class Session:
             entry["forensics"] = result.forensics
         return result.outcome, result.reason
 
-    def _build(self, ctx):
+    def _build(self, ctx, base):
         with self._lock:
             lock = self._build_locks.setdefault(ctx.tag, threading.Lock())
         with lock:
             if ctx.tag not in self._built:
-                self.progress(f"build {ctx.tag} (content {ctx.content_hash})")
-                built = build.build(self.client, ctx, lambda line: self.progress("  " + line))
-                self.progress(f"built {ctx.tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)"
-                              if built.ok else f"build of {ctx.tag} FAILED")
+                base_id = bases.image_id(self.client, base)
+                built = build.build(self.client, ctx, lambda line: self.progress("  " + line), base_id)
+                if not built.ok:
+                    self.progress(f"build of {ctx.tag} FAILED")
+                elif built.steps:
+                    self.progress(f"built {ctx.tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
                 self._built[ctx.tag] = built
             return self._built[ctx.tag]
 

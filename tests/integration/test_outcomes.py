@@ -81,7 +81,7 @@ def test_build_failure_is_an_error_with_the_log_tail(client, tmp_path, fixture_s
 
 
 def test_unchanged_rebuild_reuses_every_layer(client, tmp_path):
-    args = ("--scenarios", str(FIXTURES / "scenarios"), "build", "outcomes:present")
+    args = ("--scenarios", str(FIXTURES / "scenarios"), "build", "--no-reuse", "outcomes:present")
     assert lab(*args).returncode == 0
     proc = lab(*args)
     assert proc.returncode == 0
@@ -91,3 +91,11 @@ def test_unchanged_rebuild_reuses_every_layer(client, tmp_path):
     m = re.search(r"\((\d+)/(\d+) steps cached\)", proc.stdout)
     cached, steps = int(m.group(1)), int(m.group(2))
     assert steps > 0 and cached >= steps - 2, proc.stdout  # the two FROM steps are never 'cached'
+
+
+def test_unchanged_image_is_reused_without_a_build(client, tmp_path):
+    args = ("--scenarios", str(FIXTURES / "scenarios"), "build", "outcomes:present")
+    assert lab(*args).returncode == 0
+    proc = lab(*args)
+    assert "outcomes:present@bookworm: ok reprolab/outcomes:present-bookworm" in proc.stdout
+    assert "(reused (same content and base))" in proc.stdout
