@@ -22,7 +22,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,6 +139,8 @@ func run(cfg config, remove func(string) error, remover string) {
 	var (
 		mu          sync.Mutex
 		stop        int32
+		removing    int32 // 1 while the remover is inside remove(): the window that can leak
+		overlapped  int
 		trees       int
 		children    int
 		failed      int
@@ -151,6 +152,11 @@ func run(cfg config, remove func(string) error, remover string) {
 		leakTrees         = map[string]bool{}
 		removeErr   error
 	)
+	// The first tree is built before the clock starts, so time-to-detect measures the race, not
+	// how long a loaded scheduler takes to make 600 directories.
+	if err := buildTree(filepath.Join(root, "t00000"), cfg.chains, cfg.depth); err != nil {
+		fail("%v", err)
+	}
 	start := time.Now()
 	deadline := start.Add(time.Duration(cfg.seconds * float64(time.Second)))
 	stopped := func() bool { return atomic.LoadInt32(&stop) != 0 || time.Now().After(deadline) }
@@ -162,11 +168,16 @@ func run(cfg config, remove func(string) error, remover string) {
 		defer atomic.StoreInt32(&stop, 1)
 		for i := 0; i < cfg.maxTrees && !stopped(); i++ {
 			tree := filepath.Join(root, fmt.Sprintf("t%05d", i))
-			if err := buildTree(tree, cfg.chains, cfg.depth); err != nil {
-				removeErr = err
-				return
+			if i > 0 { // the first tree was built before the race started
+				if err := buildTree(tree, cfg.chains, cfg.depth); err != nil {
+					removeErr = err
+					return
+				}
 			}
-			if err := remove(tree); err != nil {
+			atomic.StoreInt32(&removing, 1)
+			err := remove(tree)
+			atomic.StoreInt32(&removing, 0)
+			if err != nil {
 				removeErr = fmt.Errorf("remove %s: %v", tree, err)
 				return
 			}
@@ -184,10 +195,14 @@ func run(cfg config, remove func(string) error, remover string) {
 		go func() {
 			defer wg.Done()
 			for !stopped() {
+				during := atomic.LoadInt32(&removing) != 0
 				out, err := listFds(lsPath)
 				leaks := leakedTargets(out, prefix)
 				mu.Lock()
 				children++
+				if during {
+					overlapped++
+				}
 				if err != nil && len(out) == 0 {
 					failed++
 				}
@@ -198,14 +213,15 @@ func run(cfg config, remove func(string) error, remover string) {
 						maxPerChild = len(leaks)
 					}
 					for _, l := range leaks {
-						leakTrees[strings.SplitN(l.target[len(prefix):], "/", 2)[0]] = true
+						t := strings.SplitN(l.target[len(prefix):], "/", 2)[0]
+						leakTrees[strings.TrimSuffix(t, " (deleted)")] = true
 					}
 					if first == nil {
 						ttd = int64(time.Since(start) / time.Millisecond)
 						first = map[string]interface{}{"fd": l0(leaks).fd, "path": shorten(l0(leaks).target, prefix),
-							"level": strings.Count(l0(leaks).target[len(prefix):], "/") - 1, "fds_in_child": len(leaks)}
+							"below_root": strings.Count(l0(leaks).target[len(prefix):], "/") + 1, "fds_in_child": len(leaks)}
 						fmt.Printf("leak: after %d ms a child held %d fds under the tree, e.g. fd %s -> %s\n",
-							ttd, len(leaks), l0(leaks).fd, l0(leaks).target)
+							ttd, len(leaks), l0(leaks).fd, shorten(l0(leaks).target, prefix))
 						if !cfg.rates {
 							atomic.StoreInt32(&stop, 1)
 						}
@@ -229,27 +245,23 @@ func run(cfg config, remove func(string) error, remover string) {
 	share := float64(leakKids) / float64(children)
 	fmt.Printf("%d trees removed, %d children, %d saw leaked fds (%.2f%%), %d leaked fds in all, %.1f s\n",
 		trees, children, leakKids, 100*share, leakedFds, elapsed.Seconds())
-	var leakTreeNames []string
-	for t := range leakTrees {
-		leakTreeNames = append(leakTreeNames, t)
-	}
-	sort.Strings(leakTreeNames)
 	evidence := map[string]interface{}{
-		"remover":                remover,
-		"detector":               "children exec 'ls -al /proc/self/fd'; a leak is a target under the tree root",
-		"detector_selftest":      "ok",
-		"tree":                   map[string]interface{}{"depth": cfg.depth, "chains": cfg.chains, "dirs": cfg.depth * cfg.chains, "dir": cfg.dir, "fs": fsName},
-		"trees_removed":          trees,
-		"trees_with_leak":        len(leakTrees),
-		"spawners":               cfg.spawners,
-		"children":               children,
-		"children_failed":        failed,
-		"children_with_leak":     leakKids,
-		"leak_share":             round4(share),
-		"leaked_fds":             leakedFds,
+		"remover":                 remover,
+		"detector":                "children exec 'ls -al /proc/self/fd'; a leak is a target under the tree root",
+		"detector_selftest":       "ok",
+		"tree":                    map[string]interface{}{"depth": cfg.depth, "chains": cfg.chains, "dirs": cfg.depth * cfg.chains, "dir": cfg.dir, "fs": fsName},
+		"trees_removed":           trees,
+		"trees_with_leak":         len(leakTrees),
+		"spawners":                cfg.spawners,
+		"children":                children,
+		"children_while_removing": overlapped,
+		"children_failed":         failed,
+		"children_with_leak":      leakKids,
+		"leak_share":              round4(share),
+		"leaked_fds":              leakedFds,
 		"leaked_fds_max_in_child": maxPerChild,
-		"elapsed_ms":             int64(elapsed / time.Millisecond),
-		"stop_at_first_leak":     !cfg.rates,
+		"elapsed_ms":              int64(elapsed / time.Millisecond),
+		"stop_at_first_leak":      !cfg.rates,
 	}
 	if first != nil {
 		evidence["first_leak"] = first
@@ -260,15 +272,21 @@ func run(cfg config, remove func(string) error, remover string) {
 	emit("not-reproduced", trees, evidence)
 }
 
-// buildTree makes chains/c<i>/d001/.../d<depth> with path-based mkdir (no fd is held open).
+// buildTree makes tree/c<i>/d001/.../d<depth> with path-based mkdir (no fd is held open), one
+// mkdir per directory.
 func buildTree(tree string, chains, depth int) error {
+	if err := os.Mkdir(tree, 0755); err != nil {
+		return fmt.Errorf("build %s: %v", tree, err)
+	}
 	for c := 0; c < chains; c++ {
-		parts := []string{tree, fmt.Sprintf("c%d", c)}
-		for d := 1; d <= depth; d++ {
-			parts = append(parts, fmt.Sprintf("d%03d", d))
-		}
-		if err := os.MkdirAll(filepath.Join(parts...), 0755); err != nil {
-			return fmt.Errorf("build %s: %v", tree, err)
+		path := fmt.Sprintf("%s/c%d", tree, c)
+		for d := 0; d <= depth; d++ {
+			if d > 0 {
+				path += fmt.Sprintf("/d%03d", d)
+			}
+			if err := os.Mkdir(path, 0755); err != nil {
+				return fmt.Errorf("build %s: %v", tree, err)
+			}
 		}
 	}
 	return nil
