@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Benchmarks of the lab against its goals; writes bench/RESULTS.md (one command: make bench).
+
+    python bench/run.py [overhead] [jobs] [build] [compare] [scenarios]   (default: all)
+
+Each ratio is measured within one invocation, on a warm engine (images built first), so the
+numbers compare like with like. Timing belongs here, never in the tests.
+"""
+
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PY = sys.executable
+OUT = ROOT / "bench" / "RESULTS.md"
+
+
+def sh(argv, **kw):
+    start = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, **kw)
+    return time.monotonic() - start, proc
+
+
+def lab(*args, results):
+    return sh([PY, "lab.py", "--results", str(results), *args])
+
+
+def newest(results):
+    from reprolab import record
+    return record.load(record.find(results))
+
+
+def bench_overhead(tmp):
+    """lab.py run of one variant vs a bare `docker run` of the same image and settings (the record's
+    replay command), both warm; median of 5 each."""
+    rows = []
+    for selector, scen in (("outcomes:present", str(ROOT / "tests/fixtures/scenarios")),
+                           ("rmtree-cloexec-leak:go-removeall", str(ROOT / "scenarios"))):
+        base = ["--scenarios", scen]
+        lab(*base, "run", selector, "--suite", "bookworm", results=tmp)  # warm: build once
+        docker_cmd = shlex.split(newest(tmp)["results"][0]["docker_command"])
+        lab_t, bare_t = [], []
+        for _ in range(5):
+            t, p = lab(*base, "run", selector, "--suite", "bookworm", results=tmp)
+            lab_t.append(t)
+            t, p = sh(docker_cmd)
+            bare_t.append(t)
+        ratio = statistics.median(lab_t) / statistics.median(bare_t)
+        rows.append((f"harness overhead, {selector}", f"lab {statistics.median(lab_t):.2f}s / bare "
+                     f"{statistics.median(bare_t):.2f}s = {ratio:.2f}", "<= 1.15", ratio <= 1.15))
+    return rows
+
+
+def bench_jobs(tmp):
+    lab("run", "all", results=tmp)  # warm
+    t1, p1 = lab("run", "all", "--jobs", "1", results=tmp)
+    t2, p2 = lab("run", "all", "--jobs", "2", results=tmp)
+    ratio = t2 / t1
+    return [("run all --jobs 2 / --jobs 1", f"{t2:.1f}s / {t1:.1f}s = {ratio:.2f} (exit {p1.returncode}, {p2.returncode})",
+             "<= 0.65", ratio <= 0.65)]
+
+
+def bench_build(tmp):
+    sh([PY, "lab.py", "build", "all"])  # warm
+    times = [sh([PY, "lab.py", "build", "all"])[0] for _ in range(3)]
+    t = statistics.median(times)
+    return [("no-change build all", f"{t:.2f}s (median of 3)", "<= 5 s", t <= 5)]
+
+
+def bench_compare(tmp):
+    from reprolab import record
+    recs = Path(tmp) / "many"
+    recs.mkdir()
+    kernels = ["5.10.0-30-amd64", "5.15.0-100-generic", "6.1.0-20-amd64", "6.12.0-1-amd64"]
+    results = [{"scenario": f"s{i}", "variant": f"v{j}", "suite": "bookworm", "outcome": "reproduced",
+                "expected": "reproduced", "match": "yes", "attempts": 1, "seconds": 1.0}
+               for i in range(5) for j in range(6)]
+    for n in range(1000):
+        rec = {"kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": f"r{n:04d}",
+               "host": {"kernel": kernels[n % 4], "cgroup": "v2"}, "results": results}
+        (recs / f"r{n:04d}.json").write_text(json.dumps(rec))
+    t, p = sh([PY, "lab.py", "compare", str(recs)])
+    ok = p.returncode == 0 and "1000 record(s)" in p.stdout
+    return [("compare over 1,000 records", f"{t:.2f}s (30 rows x 4 kernels, k/N cells)", "<= 2 s", ok and t <= 2)]
+
+
+def bench_scenarios(tmp):
+    rows = []
+    for sel, suite_goal, ttd_goal in (("lxc-fd-race:model-liblxc-1.0", ("lxc-fd-race", 90), 2.0),
+                                      ("rmtree-cloexec-leak:model-go1.12-openat", ("rmtree-cloexec-leak", 60), 5.0)):
+        lab("run", sel, "--suite", "bookworm", results=tmp)  # warm
+        t, p = lab("run", sel, "--suite", "bookworm", "--repeat", "20", results=tmp)
+        rec = newest(tmp)
+        k = sum(1 for r in rec["results"] if r["outcome"] == "reproduced")
+        ttds = [_ttd(r["evidence"]) for r in rec["results"] if r["outcome"] == "reproduced"]
+        ttds = [x for x in ttds if x is not None]
+        med = statistics.median(ttds) if ttds else float("nan")
+        rows.append((f"{sel} reproduces", f"{k}/20", ">= 19/20", k >= 19))
+        rows.append((f"{sel} median time to detect", f"{med:.2f}s", f"<= {ttd_goal:g} s", med <= ttd_goal))
+        name, limit = suite_goal
+        lab("run", name, "--suite", "bookworm", results=tmp)  # warm
+        t, p = lab("run", name, "--suite", "bookworm", results=tmp)
+        rows.append((f"{name}: all variants, bookworm, warm", f"{t:.1f}s (exit {p.returncode})", f"<= {limit} s",
+                     t <= limit))
+    return rows
+
+
+def _ttd(evidence):
+    for key, value in evidence.items():
+        if "time_to" in key and isinstance(value, (int, float)):
+            return value / 1000 if key.endswith("_ms") else value
+    return None
+
+
+BENCHES = {"overhead": bench_overhead, "jobs": bench_jobs, "build": bench_build, "compare": bench_compare,
+           "scenarios": bench_scenarios}
+
+
+def main(names):
+    from reprolab import engine
+    facts = engine.host_facts(engine.connect())
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names or BENCHES:
+            print(f"bench {name} ...", file=sys.stderr, flush=True)
+            rows += BENCHES[name](tmp)
+    lines = [f"# Benchmarks ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
+             f"Host: kernel {facts['kernel']}, cgroup {facts['cgroup']}, engine {facts['engine']}, "
+             f"{facts['cpus']} CPUs. Command: `python bench/run.py {' '.join(names)}`.", "",
+             "| measure | measured | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {'yes' if ok else '**no**'} |" for a, b, c, ok in rows]
+    text = "\n".join(lines) + "\n"
+    if OUT.exists() and names:
+        text = OUT.read_text().rstrip() + "\n\n" + text
+    OUT.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
