@@ -78,6 +78,7 @@ def parser():
     sub.add_parser("clean", help="remove every container the lab labelled (strays after a crash)")
     comp = sub.add_parser("compose", help="write docker-compose.yml and compose/*.Dockerfile from the scenarios")
     comp.add_argument("--check", action="store_true", help="only report whether the committed files are stale")
+    comp.add_argument("-o", "--output", metavar="FILE", help="write only the compose file, to FILE")
     return p
 
 
@@ -292,6 +293,10 @@ def cmd_compose(args, argv):
         for rel in stale:
             _err(f"{rel}: stale; run 'python lab.py compose'")
         return 1 if stale else 0
+    if args.output:
+        Path(args.output).write_text(compose.generate(scenarios)["docker-compose.yml"])
+        print(f"wrote {args.output}")
+        return 0
     for rel in compose.write(scenarios, ROOT):
         print(f"wrote {rel}")
     return 0
