@@ -5,13 +5,14 @@ import os
 import sys
 from pathlib import Path
 
-VENV_PYTHON = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
+VENV = Path(__file__).resolve().parent / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
 
 try:
     from reprolab.cli import main
 except ImportError as exc:
     # `make` installs the pinned dependencies into .venv; a bare `python lab.py` uses it.
-    if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve() \
+    if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != VENV.resolve() \
             and not os.environ.get("REPROLAB_NO_REEXEC"):
         os.environ["REPROLAB_NO_REEXEC"] = "1"
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
