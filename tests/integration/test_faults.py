@@ -18,8 +18,8 @@ pytestmark = pytest.mark.docker
 SCEN = str(FIXTURES / "scenarios")
 
 
-def popen_lab(results, *selectors):
-    return subprocess.Popen([sys.executable, str(ROOT / "lab.py"), "--scenarios", SCEN, "--results", str(results),
+def popen_lab(results, *selectors, scenarios=SCEN):
+    return subprocess.Popen([sys.executable, str(ROOT / "lab.py"), "--scenarios", str(scenarios), "--results", str(results),
                              "run", *selectors], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -74,12 +74,15 @@ def test_kill_9_leaves_records_readable_and_clean_removes_strays(client, tmp_pat
         assert lab_containers(client, f.stem) == []
 
 
-def test_engine_restart_mid_run(client, tmp_path):
+def test_engine_restart_mid_run(client, tmp_path, fixture_scenarios):
     pids = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
     if not pids:
         pytest.skip("dockerd is not a process here (remote engine)")
+    # a long timeout, so that the engine's shutdown (up to 10 s per container) ends before it
+    text = (fixture_scenarios / "outcomes.yaml").read_text()
+    (fixture_scenarios / "outcomes.yaml").write_text(text.replace("timeout: 5", "timeout: 120"))
     results = tmp_path / "r"
-    p = popen_lab(results, "outcomes:hangs", "outcomes:present")
+    p = popen_lab(results, "outcomes:hangs", "outcomes:present", scenarios=fixture_scenarios)
     deadline = time.time() + 120
     while time.time() < deadline:
         recs = record.list_records(results)
