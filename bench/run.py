@@ -8,7 +8,6 @@ numbers compare like with like. Timing belongs here, never in the tests.
 """
 
 import json
-import os
 import shlex
 import statistics
 import subprocess

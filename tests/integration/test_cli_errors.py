@@ -1,6 +1,5 @@
 """Bad input and missing engines: one clear line, exit 2, nothing built or run."""
 
-import pytest
 
 from integration.conftest import lab
 

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -34,7 +33,6 @@ def test_misbehaving_reproducers_are_contained(client, tmp_path):
     assert os.path.getsize(by["flood"]["log"]) <= execute.LOG_LIMIT + 100
     assert by["present"]["outcome"] == "reproduced"  # the variant after them is unaffected
     procs = by["pipe-hang"]["forensics"]["processes"]
-    pipes = [{t for t in p["fds"].values() if t.startswith("pipe:")} for p in procs]
     sleep = next(p for p in procs if p["cmdline"] == "sleep 600")
     cat = next(p for p in procs if p["cmdline"] == "cat")
     assert sleep["fds"]["1"] == cat["fds"]["0"] and sleep["fds"]["1"].startswith("pipe:[")

@@ -1,6 +1,5 @@
 """The fixture scenario yields every outcome for real, through the CLI, in real containers."""
 
-import json
 import shutil
 from pathlib import Path
 
