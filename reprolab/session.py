@@ -233,7 +233,7 @@ class Session:
             entry["docker_command"] = shlex.join(runopts.docker_argv(opts))
             suffix = f".{entry['repeat']}" if "repeat" in entry else ""
             log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}{suffix}.log"
-            entry["log"] = str(log_path)
+            entry["log"] = str(log_path.relative_to(self.results_dir))  # relative: records move with their logs
             result = execute.run_container(self.client, opts, sc.timeout, log_path,
                                            self.record["host"].get("local_engine", False))
         except execute.EngineLost as exc:

@@ -30,7 +30,7 @@ def test_misbehaving_reproducers_are_contained(client, tmp_path):
     assert by["fork-bomb"]["outcome"] == "hang"
     assert by["memory-hog"]["reason"].startswith("killed by the OOM killer (memory limit 64m)")
     assert by["flood"]["outcome"] == "reproduced"
-    assert os.path.getsize(by["flood"]["log"]) <= execute.LOG_LIMIT + 100
+    assert os.path.getsize(tmp_path / by["flood"]["log"]) <= execute.LOG_LIMIT + 100
     assert by["present"]["outcome"] == "reproduced"  # the variant after them is unaffected
     procs = by["pipe-hang"]["forensics"]["processes"]
     sleep = next(p for p in procs if p["cmdline"] == "sleep 600")

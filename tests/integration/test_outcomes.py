@@ -28,7 +28,8 @@ def test_every_outcome_for_real(client, tmp_path):
     assert "cannot be pulled" in by["offline-image"]["reason"]
     assert by["hangs"]["reason"] == "no end within the 5 s timeout; container killed"
     assert by["hangs"]["forensics"]["processes"][0]["cmdline"].startswith("/bin/sh /opt/reprolab/bin/fixture hang")
-    assert Path(by["present"]["log"]).read_text().startswith("looked for /etc/debian_version: reproduced")
+    assert (results / by["present"]["log"]).read_text().startswith("looked for /etc/debian_version: reproduced")
+    assert by["present"]["log"] == f"logs/{rec['run_id']}/outcomes.present.bookworm.log"
     assert by["present"]["replay"] == "python lab.py run outcomes:present --suite bookworm"
     assert by["present"]["docker_command"].startswith("docker run --rm --network=none ")
     host = rec["host"]
@@ -62,7 +63,7 @@ def test_a_new_scenario_needs_no_python_change(client, tmp_path, fixture_scenari
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rec = record.load(record.find(tmp_path / "r"))
     assert [(r["scenario"], r["outcome"]) for r in rec["results"]] == [("brand-new", "reproduced")]
-    assert "brand-new looked for" in Path(rec["results"][0]["log"]).read_text()
+    assert "brand-new looked for" in (tmp_path / "r" / rec["results"][0]["log"]).read_text()
 
 
 def test_build_failure_is_an_error_with_the_log_tail(client, tmp_path, fixture_scenarios):
