@@ -17,7 +17,10 @@ def wilson(k, n, confidence=0.95):
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exact at the ends (k = 0 gives low 0, k = n gives high 1); floating point would leave 1e-17
+    low = 0.0 if k == 0 else max(0.0, centre - half)
+    high = 1.0 if k == n else min(1.0, centre + half)
+    return low, high
 
 
 def decided(k, n, confidence=0.95, max_rate=0.1):

@@ -99,3 +99,22 @@ def test_unchanged_image_is_reused_without_a_build(client, tmp_path):
     proc = lab(*args)
     assert "outcomes:present@bookworm: ok reprolab/outcomes:present-bookworm" in proc.stdout
     assert "(reused (same content and base))" in proc.stdout
+
+
+def test_repeat_jobs_and_until_decided(client, tmp_path):
+    junit_file = tmp_path / "j.xml"
+    proc = lab("--scenarios", str(FIXTURES / "scenarios"), "--results", str(tmp_path / "r"), "run",
+               "outcomes:present", "outcomes:absent", "--repeat", "3", "--jobs", "2", "--junit", str(junit_file))
+    assert proc.returncode == 0, proc.stderr
+    rec = record.load(record.find(tmp_path / "r"))
+    assert [(r["variant"], r["repeat"]) for r in rec["results"]] == [
+        ("present", 1), ("present", 2), ("present", 3), ("absent", 1), ("absent", 2), ("absent", 3)]
+    assert rec["jobs"] == 2 and all("ran_beside" in r for r in rec["results"])
+    assert "3/3 [0.44-1.00]" in proc.stdout and "0/3 [0.00-0.56]" in proc.stdout
+    assert junit_file.read_text().count("<testcase ") == 6
+    # until-decided: one reproduction decides a variant that reproduces
+    proc = lab("--scenarios", str(FIXTURES / "scenarios"), "--results", str(tmp_path / "u"), "run",
+               "outcomes:present", "--repeat", "20", "--until-decided")
+    assert proc.returncode == 0
+    assert len(record.load(record.find(tmp_path / "u"))["results"]) == 1
+    assert "decided after 1 run(s): 1/1" in proc.stderr

@@ -1,0 +1,85 @@
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from reprolab import compare, junit, record, stats
+
+
+def rec(run_id, kernel, outcomes, host="h1", suite="bookworm"):
+    return {"kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": run_id,
+            "host": {"kernel": kernel, "hostname": host, "host_label": host, "cgroup": "v2"},
+            "results": [{"scenario": "s", "variant": v, "suite": suite, "outcome": o, "expected": "reproduced",
+                         "match": "yes" if o == "reproduced" else "no", "model": v == "m", "seconds": 1.0,
+                         "attempts": 1, "reason": "why" if o != "reproduced" else ""}
+                        for v, o in outcomes]}
+
+
+def test_wilson_known_values():
+    low, high = stats.wilson(19, 20)
+    assert (round(low, 3), round(high, 3)) == (0.764, 0.991)
+    assert stats.wilson(0, 10)[0] == 0.0 and round(stats.wilson(0, 10)[1], 3) == 0.278
+    assert stats.wilson(0, 0) == (0.0, 1.0)
+
+
+def test_decided():
+    assert stats.decided(1, 1)  # one reproduction: the interval excludes 0
+    assert not stats.decided(0, 10)  # 0/10: the rate may still be up to 0.28
+    assert stats.decided(0, 40)  # 0/40: upper bound 0.088 < 0.1
+
+
+def test_pivot_by_kernel_marks_differences():
+    records = [rec("a", "5.10", [("v", "reproduced"), ("m", "reproduced")]),
+               rec("b", "6.1", [("v", "not-reproduced"), ("m", "reproduced")])]
+    headers, rows = compare.table_data(records, "kernel")
+    assert headers == ["scenario", "variant", "suite", "5.10", "6.1"]
+    assert rows == [["s", "v", "bookworm", "reproduced *", "not-reproduced *"],
+                    ["s", "m (model)", "bookworm", "reproduced", "reproduced"]]
+    headers, rows = compare.table_data(records, "kernel", only_diff=True)
+    assert [r[1] for r in rows] == ["v"]
+
+
+def test_repeated_runs_become_rates():
+    runs = [rec(f"r{i}", "6.1", [("v", "reproduced" if i < 7 else "not-reproduced")]) for i in range(10)]
+    _, rows = compare.table_data(runs, "kernel")
+    assert rows == [["s", "v", "bookworm", "7/10 [0.40-0.89]"]]
+
+
+def test_by_suite_moves_suites_to_columns():
+    records = [rec("a", "6.1", [("v", "reproduced")], suite="bullseye"),
+               rec("b", "6.1", [("v", "not-reproduced")], suite="trixie")]
+    headers, rows = compare.table_data(records, "suite")
+    assert headers == ["scenario", "variant", "bullseye", "trixie"]
+    assert rows == [["s", "v", "reproduced *", "not-reproduced *"]]
+
+
+def test_unknown_by():
+    with pytest.raises(Exception) as exc:
+        compare.pivot([], "colour")
+    assert "--by colour: choose one of kernel, host, cgroup, run, suite" in str(exc.value)
+
+
+def test_bad_records_are_named_and_the_rest_compared(tmp_path):
+    (tmp_path / "good.json").write_text(json.dumps(rec("a", "6.1", [("v", "reproduced")])))
+    (tmp_path / "corrupt.json").write_text("{")
+    (tmp_path / "foreign.json").write_text('{"tests": 3}')
+    (tmp_path / "future.json").write_text(json.dumps(dict(rec("b", "6.1", []), schema_version=2)))
+    records, problems = compare.load_many([tmp_path])
+    assert [r["run_id"] for r in records] == ["a"]
+    assert len(problems) == 3
+    assert any(p.startswith(f"{tmp_path}/corrupt.json: not a JSON record") for p in problems)
+    assert any(p.startswith(f"{tmp_path}/foreign.json: not a reprolab run record") for p in problems)
+    assert any(p.startswith(f"{tmp_path}/future.json: record schema version 2") for p in problems)
+
+
+def test_junit_xml():
+    r = rec("a", "6.1", [("v", "reproduced"), ("w", "not-reproduced"), ("x", "skipped")])
+    r["results"][2]["match"] = "skip"
+    r["started"] = "2026-01-01T00:00:00Z"
+    root = ET.fromstring(junit.to_xml(r).split("\n", 1)[1])
+    assert root.tag == "testsuite" and root.get("tests") == "3"
+    assert (root.get("failures"), root.get("skipped")) == ("1", "1")
+    cases = root.findall("testcase")
+    assert [c.get("name") for c in cases] == ["v@bookworm", "w@bookworm", "x@bookworm"]
+    assert cases[1].find("failure").get("message") == "outcome not-reproduced, expected reproduced"
+    assert cases[2].find("skipped") is not None and cases[0].find("failure") is None
