@@ -42,13 +42,25 @@ def image_id(client, image):
 
 
 def try_pull(client, image):
-    """'' when `image` was pulled, else the registry's reason."""
+    """'' when `image` was pulled, else why not, in words that name no registry or resolver."""
     repo, _, tag = image.partition(":")
     try:
         client.images.pull(repo, tag=tag or "latest")
         return ""
     except docker.errors.APIError as exc:
-        return (exc.explanation or str(exc)).strip().split("\n")[0][:200]
+        return pull_failure((exc.explanation or str(exc)).strip().split("\n")[0])
+
+
+def pull_failure(message):
+    """A short reason for a failed pull. Records are shared and committed: keep hosts out of them."""
+    text = message.lower()
+    if any(s in text for s in ("no such host", "dial tcp", "connection refused", "i/o timeout",
+                               "network is unreachable", "tls handshake", "timeout")):
+        return "no registry answers from this engine"
+    if any(s in text for s in ("not found", "manifest unknown", "pull access denied", "repository does not exist")):
+        return "the registry has no such image"
+    redacted = re.sub(r"https?://\S+", "<registry>", message)
+    return re.sub(r"\b[\w-]+(\.[\w-]+)+(:\d+)?\b", "<host>", redacted)[:200]
 
 
 def ensure_image(client, image):

@@ -43,3 +43,11 @@ def test_cgroup_layout_detection(tmp_path):
     assert engine.cgroup_layout(tmp_path) == "hybrid"
     (tmp_path / "cgroup.controllers").write_text("cpu\n")
     assert engine.cgroup_layout(tmp_path) == "v2"
+
+
+def test_pull_failures_name_no_host():
+    from reprolab import bases
+    msg = ('Get "https://registry.example/v2/": dial tcp: lookup registry.example on 10.0.0.1:53: no such host')
+    assert bases.pull_failure(msg) == "no registry answers from this engine"
+    assert bases.pull_failure("manifest for golang:9 not found: manifest unknown") == "the registry has no such image"
+    assert bases.pull_failure("unexpected answer from mirror.example.org:5000") == "unexpected answer from <host>"
