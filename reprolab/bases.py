@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker
@@ -24,8 +24,9 @@ ORIGIN_LABEL = "org.reprolab.base.origin"
 class Base:
     image: str
     available: bool
-    origin: str  # present | registry | debootstrap | missing
+    origin: str  # present | registry | debootstrap | copied | missing
     reason: str = ""
+    id: str = ""  # the engine's image id, once available
 
 
 def present(client, image):
@@ -94,6 +95,18 @@ def ensure_suite(client, suite, progress=lambda msg: None, local=True, source=No
     progress(f"base {image}: registry unreachable ({reason}); building with debootstrap (about 30 s)")
     debootstrap(client, suite, progress)
     return Base(image, True, "debootstrap")
+
+
+def ensure_for(client, recipes, progress=lambda msg: None, local=True, source=None):
+    """{base image: Base with its id} for the bases of `recipes`, each made sure of once."""
+    out = {}
+    for recipe in sorted(recipes, key=lambda r: (not r.suite, r.base)):
+        if recipe.base in out:
+            continue
+        base = (ensure_suite(client, recipe.suite, progress, local=local, source=source) if recipe.suite
+                else ensure_image(client, recipe.base))
+        out[recipe.base] = replace(base, id=image_id(client, recipe.base)) if base.available else base
+    return out
 
 
 def mirrors(sources_dir="/etc/apt"):

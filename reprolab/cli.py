@@ -147,19 +147,16 @@ def cmd_build(args, argv):
     from reprolab import build
     targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
     client = engine.connect()
-    local = engine.is_local(client)
+    ready = bases.ensure_for(client, [t.recipe for t in targets], _progress, local=engine.is_local(client))
     failed = 0
     for t in targets:
-        if t.recipe.suite:
-            b = bases.ensure_suite(client, t.recipe.suite, _progress, local=local)
-        else:
-            b = bases.ensure_image(client, t.recipe.base)
+        b = ready[t.recipe.base]
         if not b.available:
             print(f"{t.key}: skipped ({b.reason})")
             continue
         ctx = render.render(t.scenario, t.variant, t.recipe)
         built = build.build(client, ctx, lambda line: _progress("  " + line),
-                            "" if args.no_reuse else bases.image_id(client, t.recipe.base))
+                            "" if args.no_reuse else b.id)
         status = "ok" if built.ok else "FAILED"
         how = "reused (same content and base)" if built.ok and not built.steps else \
             f"{built.cached_steps}/{built.steps} steps cached"

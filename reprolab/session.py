@@ -160,13 +160,10 @@ class Session:
 
     def _prepare(self):
         self.record["host"] = engine.host_facts(self.client)
-        local = self.record["host"]["local_engine"]
-        suites = sorted({t.recipe.suite for t in self.targets if t.recipe.suite})
-        images = sorted({t.recipe.base for t in self.targets if not t.recipe.suite})
-        for s in suites:
-            self._base(bases.ensure_suite(self.client, s, self.progress, local=local, source=self.base_source))
-        for image in images:
-            self._base(bases.ensure_image(self.client, image))
+        self._bases = bases.ensure_for(self.client, [t.recipe for t in self.targets], self.progress,
+                                       local=self.record["host"]["local_engine"], source=self.base_source)
+        for b in self._bases.values():
+            self.record["bases"][b.image] = {"available": b.available, "origin": b.origin, "reason": b.reason}
         self.privileged_ok, probe_reason = True, ""
         if any(t.scenario.requires.privileged for t in self.targets):
             probe_image = next((b for b, info in self.record["bases"].items() if info["available"]), None)
@@ -178,9 +175,6 @@ class Session:
             if not self.privileged_ok:
                 self.progress(f"privileged mode refused by this host ({probe_reason[:120]}); "
                               f"using the equivalent explicit settings")
-
-    def _base(self, base):
-        self.record["bases"][base.image] = {"available": base.available, "origin": base.origin, "reason": base.reason}
 
     def _one(self, target, index, total, repeat=1):
         sc, v, recipe = target.scenario, target.variant, target.recipe
@@ -251,8 +245,7 @@ class Session:
             lock = self._build_locks.setdefault(ctx.tag, threading.Lock())
         with lock:
             if ctx.tag not in self._built:
-                base_id = bases.image_id(self.client, base)
-                built = build.build(self.client, ctx, lambda line: self.progress("  " + line), base_id)
+                built = build.build(self.client, ctx, lambda line: self.progress("  " + line), self._bases[base].id)
                 if not built.ok:
                     self.progress(f"build of {ctx.tag} FAILED")
                 elif built.steps:
