@@ -1,0 +1,57 @@
+"""The lab's download cache: kernels, guest root filesystems, apt indexes (XDG cache dir)."""
+
+import os
+import shutil
+from pathlib import Path
+
+
+def root():
+    """$REPROLAB_CACHE, else $XDG_CACHE_HOME/reprolab, else ~/.cache/reprolab."""
+    env = os.environ.get("REPROLAB_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "reprolab"
+
+
+def folder(*parts):
+    path = root().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def size(path):
+    """Bytes on disk (sparse files count what they use)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def entries():
+    """[(relative name, bytes)] for each cached item (one level below each cache kind)."""
+    base = root()
+    out = []
+    if not base.is_dir():
+        return out
+    for kind in sorted(p for p in base.iterdir() if p.is_dir()):
+        for item in sorted(kind.iterdir()):
+            out.append((f"{kind.name}/{item.name}", size(item)))
+    return out
+
+
+def remove(name=None):
+    """Remove one cached item (as listed by entries()) or, without a name, the whole cache."""
+    base = root()
+    target = base / name if name else base
+    if name and (".." in Path(name).parts or not target.exists()):
+        return False
+    shutil.rmtree(target, ignore_errors=True)
+    return True
