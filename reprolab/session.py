@@ -11,11 +11,11 @@ from pathlib import Path
 import docker
 import requests
 
-from reprolab import __version__, bases, build, engine, execute, prereq, privilege, record, render, runopts, stats
+from reprolab import __version__, bases, build, engine, execute, labels, prereq, privilege, record, render, runopts, stats
 from reprolab.errors import Interrupted
 from reprolab.outcome import Outcome, match
 
-RUN_LABEL = f"{render.LABEL_PREFIX}.run"
+RUN_LABEL = labels.RUN
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 import pytest
 
 from integration.conftest import lab
-from reprolab import render
+from reprolab import labels, render
 
 pytestmark = pytest.mark.docker
 
@@ -27,4 +27,4 @@ def test_bases_exist_and_say_how_they_were_made(client):
     proc = lab("base", "bookworm")
     assert proc.returncode == 0 and proc.stdout.startswith("debian:bookworm: ready")
     labels = client.images.get("debian:bookworm").labels or {}
-    assert labels.get("org.reprolab.base.origin") in ("debootstrap", None)  # None: pulled from a registry
+    assert labels.get(labels.BASE_ORIGIN) in ("debootstrap", None)  # None: pulled from a registry
