@@ -168,7 +168,8 @@ class Session:
         if any(t.scenario.requires.privileged for t in self.targets):
             probe_image = next((b for b, info in self.record["bases"].items() if info["available"]), None)
             if probe_image:
-                self.privileged_ok, probe_reason = privilege.probe(self.client, probe_image)
+                self.privileged_ok, probe_reason = privilege.probe(self.client, probe_image,
+                                                                   {labels.RUN: self.run_id})
             mode = privilege.PRIVILEGED if self.privileged_ok else privilege.EMULATED
             self.record["privileged_mode"] = mode
             self.record["privileged_probe"] = probe_reason
