@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import requests
 
-from reprolab import __version__, bases, build, engine, execute, labels, prereq, privilege, record, render, runopts, stats
+from reprolab import __version__, bases, build, engine, execute, labels, ownership, prereq, privilege, record, render, runopts, stats
 from reprolab.errors import Interrupted
 from reprolab.outcome import Outcome, match
 
@@ -57,6 +57,7 @@ class Session:
         self.results_dir = Path(results_dir)
         self.progress = progress
         self.run_id = record.new_run_id()
+        self.owner = {labels.RUN: self.run_id, **ownership.owner_labels()}  # on every container it makes
         self.writer = record.RecordWriter(self.results_dir, self.run_id)
         self.log_dir = self.results_dir / "logs" / self.run_id
         self.record = {
@@ -168,8 +169,7 @@ class Session:
         if any(t.scenario.requires.privileged for t in self.targets):
             probe_image = next((b for b, info in self.record["bases"].items() if info["available"]), None)
             if probe_image:
-                self.privileged_ok, probe_reason = privilege.probe(self.client, probe_image,
-                                                                   {labels.RUN: self.run_id})
+                self.privileged_ok, probe_reason = privilege.probe(self.client, probe_image, self.owner)
             mode = privilege.PRIVILEGED if self.privileged_ok else privilege.EMULATED
             self.record["privileged_mode"] = mode
             self.record["privileged_probe"] = probe_reason
@@ -224,6 +224,7 @@ class Session:
             mode = runopts.privilege_mode(sc, self.privileged_ok)
             missing = self.record["host"].get("cap_bounding_missing") or []
             opts = runopts.container_options(sc, v, recipe, ctx.tag, self.run_id, mode, missing)
+            opts["labels"].update(self.owner)
             entry["privilege"] = mode
             entry["docker_command"] = shlex.join(runopts.docker_argv(opts))
             suffix = f".{entry['repeat']}" if "repeat" in entry else ""
