@@ -48,10 +48,10 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
             timed_out = True
         seconds = round(time.monotonic() - start, 2)
         if timed_out:
-            snap = {}
+            snap = {"unavailable": "the engine is not on this machine: its pids are not in this /proc"}
             if local_engine:
                 container.reload()
-                snap = forensics.snapshot(container.attrs.get("State", {}).get("Pid"))
+                snap = forensics.snapshot(container.attrs.get("State", {}).get("Pid"), container.id)
             _kill(container)
             _save_log(container, log_path)
             return Execution(Outcome.HANG.value, reason=f"no end within the {timeout} s timeout; container killed",
