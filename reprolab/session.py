@@ -34,6 +34,10 @@ def interruptible():
             signal.signal(s, h)
 
 
+class Stopped(Exception):
+    """The run is stopping: no container may be created any more."""
+
+
 def remove_run_containers(client, run_id):
     try:
         for c in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
@@ -51,6 +55,7 @@ class Session:
         self._lock = threading.Lock()
         self._build_locks = {}
         self._stopped = False
+        self._fence = threading.Lock()  # container creation versus the final sweep: see _creating
         self._spans = {}
         self.client = client
         self.targets = targets
@@ -83,31 +88,45 @@ class Session:
             self.record["interrupted"] = True
             raise
         finally:
-            self._stopped = True
             with _ignoring_signals():
-                self._finish_results()
-                remove_run_containers(self.client, self.run_id)
-                self.record["ended"] = record.utc(time.time())
-                self.writer.write(self.record)
+                self._stop()
+                with self._lock:  # worker threads may still be finishing a variant
+                    self._finish_results()
+                    self.record["ended"] = record.utc(time.time())
+                    self.writer.write(self.record)
         return self.record
 
     def abort(self):
         """Stop a session running on another thread: no new results, containers removed, record kept."""
-        self._stopped = True
         self.record["interrupted"] = True
-        remove_run_containers(self.client, self.run_id)
+        self._stop()
         with self._lock:
             self.record["ended"] = record.utc(time.time())
             self.writer.write(self.record)
+
+    @contextmanager
+    def _creating(self):
+        """Held around each container's creation: refused once the run stops, so that no worker
+        thread creates a container after (or while) the sweep looks for the run's containers."""
+        with self._fence:
+            if self._stopped:
+                raise Stopped()
+            yield
+
+    def _stop(self):
+        """No new results or containers from now on; then remove the run's containers."""
+        with self._fence:
+            self._stopped = True
+            remove_run_containers(self.client, self.run_id)
 
     def _repeats(self, target, index):
         """Run one target `repeat` times (fewer with until_decided); record each run as it ends."""
         k = n = 0
         for i in range(1, self.repeat + 1):
             entry = self._one(target, index, len(self.targets), i)
-            if self._stopped:
-                return
             with self._lock:
+                if self._stopped:  # checked under the lock: the final write has been or is being made
+                    return
                 self.record["results"].append(entry)
                 self.writer.write(self.record)
             if entry["outcome"] in ("reproduced", "not-reproduced"):
@@ -231,7 +250,10 @@ class Session:
             log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}{suffix}.log"
             entry["log"] = str(log_path.relative_to(self.results_dir))  # relative: records move with their logs
             result = execute.run_container(self.client, opts, sc.timeout, log_path,
-                                           self.record["host"].get("local_engine", False))
+                                           self.record["host"].get("local_engine", False),
+                                           creating=self._creating)
+        except Stopped:
+            return Outcome.ERROR.value, "the run stopped before this variant's container was made"
         except execute.EngineLost as exc:
             return Outcome.ERROR.value, f"engine error: {exc}"
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
