@@ -15,9 +15,10 @@ from pathlib import Path
 
 import docker
 
+from reprolab import labels
 from reprolab.errors import EngineError, UserError
 
-ORIGIN_LABEL = "org.reprolab.base.origin"
+ORIGIN_LABEL = labels.BASE_ORIGIN
 
 
 @dataclass(frozen=True)
@@ -161,4 +162,4 @@ def debootstrap(client, suite, progress=lambda msg: None):
         progress(f"base debian:{suite}: importing")
         client.api.import_image_from_file(
             str(tarball), repository="debian", tag=suite,
-            changes=['CMD ["/bin/bash"]', f"LABEL {ORIGIN_LABEL}=debootstrap org.reprolab.base.suite={suite}"])
+            changes=['CMD ["/bin/bash"]', f"LABEL {ORIGIN_LABEL}=debootstrap {labels.BASE_SUITE}={suite}"])

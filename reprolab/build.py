@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import docker
 import requests
 
+from reprolab import labels as lab_labels
+
 TAIL_LINES = 30
 
 
@@ -19,7 +21,7 @@ class Built:
     log_tail: str
 
 
-BASE_ID_LABEL = "org.reprolab.base-id"
+BASE_ID_LABEL = lab_labels.BASE_ID
 
 
 def reusable(client, ctx, base_id):
@@ -29,7 +31,7 @@ def reusable(client, ctx, base_id):
     except (docker.errors.ImageNotFound, docker.errors.APIError):
         return ""
     labels = img.labels or {}
-    if labels.get("org.reprolab.content-hash") == ctx.content_hash and labels.get(BASE_ID_LABEL) == base_id:
+    if labels.get(lab_labels.CONTENT_HASH) == ctx.content_hash and labels.get(BASE_ID_LABEL) == base_id:
         return img.id
     return ""
 

@@ -75,7 +75,15 @@ def parser():
     s.add_argument("--list", action="store_true", help="list stored runs")
     s.add_argument("--json", action="store_true", help="print the record as JSON")
 
-    sub.add_parser("clean", help="remove every container the lab labelled (strays after a crash)")
+    cl = sub.add_parser("clean", help="remove lab containers whose run is gone (strays after a crash)",
+                        description="Remove the lab's containers whose owning run has ended: same machine "
+                                    "and that process gone, or the machine rebooted since. Containers of live "
+                                    "runs, of runs on other machines and without owner labels are left alone "
+                                    "and listed with the reason.")
+    cl.add_argument("--force", action="store_true",
+                    help="remove them all, live runs and other machines' runs included")
+    cl.add_argument("--run", action="append", default=[], metavar="RUN_ID",
+                    help="only the containers of this run (repeatable)")
     comp = sub.add_parser("compose", help="write docker-compose.yml and compose/*.Dockerfile from the scenarios")
     comp.add_argument("--check", action="store_true", help="only report whether the committed files are stale")
     comp.add_argument("-o", "--output", metavar="FILE", help="write only the compose file, to FILE")
@@ -270,15 +278,13 @@ def cmd_show(args, argv):
 
 
 def cmd_clean(args, argv):
-    client = engine.connect()
-    removed = 0
-    for c in client.containers.list(all=True, filters={"label": render.LABEL_PREFIX + ".run"}):
-        c.remove(force=True)
-        removed += 1
-    for c in client.containers.list(all=True, filters={"label": render.LABEL_PREFIX + ".probe"}):
-        c.remove(force=True)
-        removed += 1
-    print(f"removed {removed} lab container(s)")
+    from reprolab import clean
+    decisions = clean.clean(engine.connect(), force=args.force, runs=args.run)
+    for d in decisions:
+        print(f"{'removed' if d.removed else 'left'} {d.container} (run {d.run or '?'}, {d.what}): {d.reason}")
+    removed = sum(d.removed for d in decisions)
+    print(f"removed {removed} lab container(s), left {len(decisions) - removed} alone"
+          + ("" if args.force or removed == len(decisions) else "; --force removes those too"))
     return 0
 
 

@@ -3,6 +3,7 @@
 import os
 import platform
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import docker
 import requests
@@ -29,8 +30,18 @@ def connect(url=None):
 
 
 def is_local(client):
-    url = getattr(client.api, "base_url", "")
-    return url.startswith("http+docker://localhost") or url.startswith("http+docker://localunixsocket") or "unix" in url
+    """Whether the engine runs on this machine, so that its containers' pids are in our /proc."""
+    return is_local_url(getattr(client, "reprolab_url", None) or getattr(client.api, "base_url", ""))
+
+
+def is_local_url(url):
+    """True only for a unix socket, as given (unix://) or as docker-py renders one
+    (http+docker://localhost, or localunixsocket in older releases). A tcp:// engine may be a port
+    forwarded into a VM even on 127.0.0.1, and ssh:// is another machine."""
+    parts = urlsplit(url or "")
+    if parts.scheme == "unix":
+        return True
+    return parts.scheme == "http+docker" and parts.hostname in ("localhost", "localunixsocket")
 
 
 def cgroup_layout(root="/sys/fs/cgroup"):

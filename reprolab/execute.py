@@ -1,5 +1,6 @@
 """Run one variant's container to its end: timeout, bounded logs, verdict, and removal in every case."""
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +30,15 @@ class Execution:
     forensics: dict = field(default_factory=dict)
 
 
-def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda cid: None):
-    """Create, start and wait for a container; always remove it. Raises only Interrupted/engine loss."""
+def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda cid: None,
+                  creating=contextlib.nullcontext):
+    """Create, start and wait for a container; always remove it. Raises only Interrupted/engine loss
+    (or what `creating`, the caller's guard around the create call, raises to refuse it)."""
     container = None
     start = time.monotonic()
     try:
-        container = create(client, opts)
+        with creating():
+            container = create(client, opts)
         on_start(container.id)
         container.start()
         try:
@@ -48,10 +52,10 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
             timed_out = True
         seconds = round(time.monotonic() - start, 2)
         if timed_out:
-            snap = {}
+            snap = {"unavailable": "the engine is not on this machine: its pids are not in this /proc"}
             if local_engine:
                 container.reload()
-                snap = forensics.snapshot(container.attrs.get("State", {}).get("Pid"))
+                snap = forensics.snapshot(container.attrs.get("State", {}).get("Pid"), container.id)
             _kill(container)
             _save_log(container, log_path)
             return Execution(Outcome.HANG.value, reason=f"no end within the {timeout} s timeout; container killed",

@@ -3,6 +3,7 @@
 import json
 import os
 import secrets
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ class RecordWriter:
 
     def write(self, record):
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.dir)
+        replaced = False
         try:
             with os.fdopen(fd, "w") as f:
                 json.dump(record, f, indent=1, sort_keys=False)
@@ -40,16 +42,44 @@ class RecordWriter:
                 f.flush()
                 os.fsync(f.fileno())
             if not self._created:
-                os.link(tmp, self.path)  # fails if another run took this id: never overwrite
-                os.unlink(tmp)
-                self._created = True
+                with _signals_blocked():
+                    os.link(tmp, self.path)  # fails if another run took this id: never overwrite
+                    self._created = True
             else:
                 os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+                replaced = True
+        finally:
+            if not self._created and _identity(tmp) is not None and _identity(tmp) == _identity(self.path):
+                # the link was made and an exception came before the flag: the file is ours (the
+                # temp file still holds the inode, so the same inode cannot be someone else's)
+                self._created = True
+            if not replaced:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
         return self.path
+
+
+def _identity(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+class _signals_blocked:
+    """SIGINT/SIGTERM held back (not lost) for a few system calls, so that the interrupt handler
+    does not run between creating the record file and noting that we did."""
+
+    SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+    def __enter__(self):
+        self._old = signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+
+    def __exit__(self, *exc):
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
 
 
 def load(path):

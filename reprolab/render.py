@@ -14,8 +14,10 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from reprolab import labels as lab_labels
+
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
-LABEL_PREFIX = "org.reprolab"
+LABEL_PREFIX = lab_labels.PREFIX
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,9 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
     files = [("entry.sh", entry, 0o755)] + source_files(scenario.source_dir)
     command = list(scenario.run_command) + list(variant.args)
     base_labels = [
-        (f"{LABEL_PREFIX}.scenario", scenario.name),
-        (f"{LABEL_PREFIX}.variant", variant.name),
-        (f"{LABEL_PREFIX}.suite", recipe.suite or recipe.base),
+        (lab_labels.SCENARIO, scenario.name),
+        (lab_labels.VARIANT, variant.name),
+        (lab_labels.SUITE, recipe.suite or recipe.base),
     ]
 
     def dockerfile(labels, where):
@@ -108,7 +110,7 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
         digest.update(f"\0{path}\0{mode}\0".encode())
         digest.update(data)
     content_hash = digest.hexdigest()[:16]
-    labels = base_labels + [(f"{LABEL_PREFIX}.content-hash", content_hash)]
+    labels = base_labels + [(lab_labels.CONTENT_HASH, content_hash)]
     text = dockerfile(labels, paths)
     all_files = tuple(sorted([("Dockerfile", text.encode(), 0o644)] + files))
     return BuildContext(tag=image_tag(scenario, variant, recipe), dockerfile=text, files=all_files,

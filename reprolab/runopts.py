@@ -1,7 +1,7 @@
 """Pure: a variant → the settings of its container, and the same as a `docker run` command line."""
 
 from reprolab.privilege import CAPABILITIES, EMULATED, PRIVILEGED
-from reprolab.render import LABEL_PREFIX
+from reprolab import labels
 
 LOG_MAX = "20m"  # the engine keeps at most this much output per container: a flood cannot fill the disk
 
@@ -14,10 +14,10 @@ def container_options(scenario, variant, recipe, tag, run_id, privilege_mode, mi
         "image": tag,
         "detach": True,
         "labels": {
-            f"{LABEL_PREFIX}.run": run_id,
-            f"{LABEL_PREFIX}.scenario": scenario.name,
-            f"{LABEL_PREFIX}.variant": variant.name,
-            f"{LABEL_PREFIX}.suite": recipe.suite or recipe.base,
+            labels.RUN: run_id,
+            labels.SCENARIO: scenario.name,
+            labels.VARIANT: variant.name,
+            labels.SUITE: recipe.suite or recipe.base,
         },
         "network_mode": "bridge" if req.network else "none",
         "mem_limit": scenario.memory,

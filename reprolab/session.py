@@ -11,11 +11,11 @@ from pathlib import Path
 import docker
 import requests
 
-from reprolab import __version__, bases, build, engine, execute, prereq, privilege, record, render, runopts, stats
+from reprolab import __version__, bases, build, engine, execute, labels, ownership, prereq, privilege, record, render, runopts, stats
 from reprolab.errors import Interrupted
 from reprolab.outcome import Outcome, match
 
-RUN_LABEL = f"{render.LABEL_PREFIX}.run"
+RUN_LABEL = labels.RUN
 
 
 @contextmanager
@@ -32,6 +32,10 @@ def interruptible():
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+class Stopped(Exception):
+    """The run is stopping: no container may be created any more."""
 
 
 def remove_run_containers(client, run_id):
@@ -51,12 +55,14 @@ class Session:
         self._lock = threading.Lock()
         self._build_locks = {}
         self._stopped = False
+        self._fence = threading.Lock()  # container creation versus the final sweep: see _creating
         self._spans = {}
         self.client = client
         self.targets = targets
         self.results_dir = Path(results_dir)
         self.progress = progress
         self.run_id = record.new_run_id()
+        self.owner = {labels.RUN: self.run_id, **ownership.owner_labels()}  # on every container it makes
         self.writer = record.RecordWriter(self.results_dir, self.run_id)
         self.log_dir = self.results_dir / "logs" / self.run_id
         self.record = {
@@ -82,31 +88,45 @@ class Session:
             self.record["interrupted"] = True
             raise
         finally:
-            self._stopped = True
             with _ignoring_signals():
-                self._finish_results()
-                remove_run_containers(self.client, self.run_id)
-                self.record["ended"] = record.utc(time.time())
-                self.writer.write(self.record)
+                self._stop()
+                with self._lock:  # worker threads may still be finishing a variant
+                    self._finish_results()
+                    self.record["ended"] = record.utc(time.time())
+                    self.writer.write(self.record)
         return self.record
 
     def abort(self):
         """Stop a session running on another thread: no new results, containers removed, record kept."""
-        self._stopped = True
         self.record["interrupted"] = True
-        remove_run_containers(self.client, self.run_id)
+        self._stop()
         with self._lock:
             self.record["ended"] = record.utc(time.time())
             self.writer.write(self.record)
+
+    @contextmanager
+    def _creating(self):
+        """Held around each container's creation: refused once the run stops, so that no worker
+        thread creates a container after (or while) the sweep looks for the run's containers."""
+        with self._fence:
+            if self._stopped:
+                raise Stopped()
+            yield
+
+    def _stop(self):
+        """No new results or containers from now on; then remove the run's containers."""
+        with self._fence:
+            self._stopped = True
+            remove_run_containers(self.client, self.run_id)
 
     def _repeats(self, target, index):
         """Run one target `repeat` times (fewer with until_decided); record each run as it ends."""
         k = n = 0
         for i in range(1, self.repeat + 1):
             entry = self._one(target, index, len(self.targets), i)
-            if self._stopped:
-                return
             with self._lock:
+                if self._stopped:  # checked under the lock: the final write has been or is being made
+                    return
                 self.record["results"].append(entry)
                 self.writer.write(self.record)
             if entry["outcome"] in ("reproduced", "not-reproduced"):
@@ -168,7 +188,7 @@ class Session:
         if any(t.scenario.requires.privileged for t in self.targets):
             probe_image = next((b for b, info in self.record["bases"].items() if info["available"]), None)
             if probe_image:
-                self.privileged_ok, probe_reason = privilege.probe(self.client, probe_image)
+                self.privileged_ok, probe_reason = privilege.probe(self.client, probe_image, self.owner)
             mode = privilege.PRIVILEGED if self.privileged_ok else privilege.EMULATED
             self.record["privileged_mode"] = mode
             self.record["privileged_probe"] = probe_reason
@@ -223,13 +243,17 @@ class Session:
             mode = runopts.privilege_mode(sc, self.privileged_ok)
             missing = self.record["host"].get("cap_bounding_missing") or []
             opts = runopts.container_options(sc, v, recipe, ctx.tag, self.run_id, mode, missing)
+            opts["labels"].update(self.owner)
             entry["privilege"] = mode
             entry["docker_command"] = shlex.join(runopts.docker_argv(opts))
             suffix = f".{entry['repeat']}" if "repeat" in entry else ""
             log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}{suffix}.log"
             entry["log"] = str(log_path.relative_to(self.results_dir))  # relative: records move with their logs
             result = execute.run_container(self.client, opts, sc.timeout, log_path,
-                                           self.record["host"].get("local_engine", False))
+                                           self.record["host"].get("local_engine", False),
+                                           creating=self._creating)
+        except Stopped:
+            return Outcome.ERROR.value, "the run stopped before this variant's container was made"
         except execute.EngineLost as exc:
             return Outcome.ERROR.value, f"engine error: {exc}"
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:

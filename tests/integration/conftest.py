@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from conftest import ROOT, in_ci
-from reprolab import engine, render
+from reprolab import engine, labels
 from reprolab.errors import EngineError
 
 
@@ -34,5 +34,5 @@ def lab(*args, env=None, timeout=1800, **kw):
 
 
 def lab_containers(client, run_id=None):
-    label = f"{render.LABEL_PREFIX}.run" + (f"={run_id}" if run_id else "")
+    label = labels.RUN + (f"={run_id}" if run_id else "")
     return client.containers.list(all=True, filters={"label": label})

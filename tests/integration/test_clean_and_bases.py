@@ -1,30 +1,103 @@
+import secrets
+import subprocess
+import sys
+import time
+
 import pytest
 
-from integration.conftest import lab
-from reprolab import render
+from conftest import ROOT
+from integration.conftest import lab, lab_containers
+from reprolab import labels, ownership, record
 
 pytestmark = pytest.mark.docker
 
 
-def test_clean_removes_lab_strays_and_nothing_else(client):
-    stray = client.containers.create("debian:bookworm", ["sleep", "60"],
-                                     labels={f"{render.LABEL_PREFIX}.run": "crashed-run"})
-    other = client.containers.create("debian:bookworm", ["sleep", "60"], labels={"someone.else": "1"})
+def dead_owner():
+    """Owner labels of a process of this machine that has exited."""
+    child = subprocess.Popen(["sleep", "60"])
+    owner = ownership.owner_labels(child.pid)
+    child.kill()
+    child.wait()
+    return owner
+
+
+def container(client, run_id, owner):
+    return client.containers.create("debian:bookworm", ["sleep", "60"], labels={labels.RUN: run_id, **owner})
+
+
+def test_clean_removes_strays_of_dead_owners_and_leaves_the_rest(client):
+    run = f"clean-test-{secrets.token_hex(4)}"
+    stray = container(client, run, dead_owner())
+    live = container(client, run, ownership.owner_labels())  # this test process: alive
+    remote = container(client, run, {**ownership.owner_labels(), labels.OWNER_HOST: "elsewhere.example"})
+    anonymous = container(client, run, {})
+    other = client.containers.create("debian:bookworm", ["sleep", "60"], labels={"someone.else": run})
     try:
-        proc = lab("clean")
-        assert proc.returncode == 0 and proc.stdout.startswith("removed ")
-        ids = {c.id for c in client.containers.list(all=True)}
-        assert stray.id not in ids and other.id in ids
+        proc = lab("clean", "--run", run)
+        assert proc.returncode == 0, proc.stderr
+        left = {c.id for c in lab_containers(client, run)}
+        assert left == {live.id, remote.id, anonymous.id}
+        assert f"removed {stray.short_id} (run {run}, ?): its owner, pid" in proc.stdout
+        assert f"left {live.short_id}" in proc.stdout and "is still running" in proc.stdout
+        assert f"left {remote.short_id}" in proc.stdout and "ran on elsewhere.example" in proc.stdout
+        assert f"left {anonymous.short_id}" in proc.stdout and "names no owner" in proc.stdout
+        assert proc.stdout.splitlines()[-1] == "removed 1 lab container(s), left 3 alone; --force removes those too"
+
+        proc = lab("clean", "--force", "--run", run)
+        assert proc.returncode == 0, proc.stderr
+        assert lab_containers(client, run) == []
+        assert proc.stdout.count("--force, although") == 3
+        assert other.id in {c.id for c in client.containers.list(all=True)}
     finally:
-        other.remove(force=True)
-        try:
-            stray.remove(force=True)
-        except Exception:
-            pass
+        for c in (stray, live, remote, anonymous, other):
+            try:
+                c.remove(force=True)
+            except Exception:
+                pass
+
+
+def test_a_live_run_survives_a_concurrent_clean(client, fixture_scenarios, tmp_path):
+    # a longer timeout than the fixture's, so that the hang outlives the clean on a loaded machine
+    yaml_path = fixture_scenarios / "outcomes.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("timeout: 5\n", "timeout: 20\n"))
+    results = tmp_path / "r"
+    run = subprocess.Popen([sys.executable, str(ROOT / "lab.py"), "--scenarios", str(fixture_scenarios),
+                            "--results", str(results), "run", "outcomes:hangs"],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stray = None
+    try:
+        deadline = time.time() + 120
+        running = []
+        while time.time() < deadline and not running and run.poll() is None:
+            recs = record.list_records(results)
+            if recs:
+                running = [c for c in lab_containers(client, recs[0].stem) if c.status == "running"]
+            time.sleep(0.2)
+        assert running, "the run's container never started"
+        run_id = recs[0].stem
+        stray = container(client, run_id, dead_owner())  # a leftover of a dead run, same run label
+        proc = lab("clean", "--run", run_id)
+        assert proc.returncode == 0, proc.stderr
+        assert f"left {running[0].short_id}" in proc.stdout and "is still running" in proc.stdout
+        assert f"removed {stray.short_id}" in proc.stdout
+        assert {c.id for c in lab_containers(client, run_id)} == {running[0].id}
+        out, err = run.communicate(timeout=120)
+        rec = record.load(results / f"{run_id}.json")
+        assert [r["outcome"] for r in rec["results"]] == ["hang"], err  # not error: nothing killed it
+        assert lab_containers(client, run_id) == []
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        if stray is not None:
+            try:
+                stray.remove(force=True)
+            except Exception:
+                pass
 
 
 def test_bases_exist_and_say_how_they_were_made(client):
     proc = lab("base", "bookworm")
     assert proc.returncode == 0 and proc.stdout.startswith("debian:bookworm: ready")
-    labels = client.images.get("debian:bookworm").labels or {}
-    assert labels.get("org.reprolab.base.origin") in ("debootstrap", None)  # None: pulled from a registry
+    labels_ = client.images.get("debian:bookworm").labels or {}
+    assert labels_.get(labels.BASE_ORIGIN) in ("debootstrap", None)  # None: pulled from a registry

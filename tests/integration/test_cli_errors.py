@@ -2,6 +2,7 @@
 
 
 from integration.conftest import lab
+from reprolab import labels
 
 
 def test_invalid_scenario_gives_file_line_and_exit_2(tmp_path):
@@ -39,9 +40,9 @@ def test_bad_corpus_through_the_cli_builds_and_runs_nothing(client):
     names = {p.stem for p in (FIXTURES / "bad").glob("*.yaml")}
 
     def lab_made():  # containers and images the lab labelled with a scenario of the corpus
-        found = client.containers.list(all=True, filters={"label": "org.reprolab.scenario"})
-        found += client.images.list(filters={"label": "org.reprolab.scenario"})
-        return {x.id for x in found if x.labels.get("org.reprolab.scenario") in names}
+        found = client.containers.list(all=True, filters={"label": labels.SCENARIO})
+        found += client.images.list(filters={"label": labels.SCENARIO})
+        return {x.id for x in found if x.labels.get(labels.SCENARIO) in names}
 
     before = lab_made()
     proc = lab("--scenarios", str(FIXTURES / "bad"), "run", "all")

@@ -66,8 +66,8 @@ def test_kill_9_leaves_records_readable_and_clean_removes_strays(client, tmp_pat
     for f in files:
         rec = record.load(f)  # every record file is whole: written to a temp file, then renamed
         assert rec["results"] is not None
-    proc = lab("clean")
-    assert proc.returncode == 0
+    proc = lab("clean", *[arg for f in files for arg in ("--run", f.stem)])  # only this test's runs
+    assert proc.returncode == 0 and "is still running" not in proc.stdout  # the killed run's owner is gone
     for f in files:
         assert lab_containers(client, f.stem) == []
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from integration.conftest import lab_containers
-from reprolab import record
+from reprolab import labels, record
 
 pytestmark = pytest.mark.docker
 
@@ -26,7 +26,7 @@ def test_signal_mid_run(client, tmp_path, signum):
         recs = record.list_records(results)
         if recs:
             run_id = recs[0].stem
-            running = [c for c in lab_containers(client, run_id) if c.labels["org.reprolab.variant"] == "hangs"]
+            running = [c for c in lab_containers(client, run_id) if c.labels[labels.VARIANT] == "hangs"]
             if running:
                 break
         time.sleep(0.2)

@@ -1,0 +1,23 @@
+"""The names of every label the lab puts on containers and images: one place, so that what one
+module writes another can find (the session labels, `clean` filters, tests look up)."""
+
+PREFIX = "org.reprolab"
+
+# containers of a run, and what they run
+RUN = f"{PREFIX}.run"
+SCENARIO = f"{PREFIX}.scenario"
+VARIANT = f"{PREFIX}.variant"
+SUITE = f"{PREFIX}.suite"
+PROBE = f"{PREFIX}.probe"  # the short-lived container that asks whether privileged mode works
+
+# who made a container: `clean` removes it only when that process is gone
+OWNER_HOST = f"{PREFIX}.owner.host"
+OWNER_BOOT_ID = f"{PREFIX}.owner.boot-id"
+OWNER_PID = f"{PREFIX}.owner.pid"
+OWNER_START = f"{PREFIX}.owner.start"  # the pid's start time, in clock ticks since boot: pids get reused
+
+# images
+CONTENT_HASH = f"{PREFIX}.content-hash"
+BASE_ID = f"{PREFIX}.base-id"
+BASE_ORIGIN = f"{PREFIX}.base.origin"
+BASE_SUITE = f"{PREFIX}.base.suite"
