@@ -1,10 +1,16 @@
-"""Build one rendered context with docker-py, reusing the layer cache; never raises for a bad build."""
+"""Build rendered contexts with docker-py, reusing the layer cache; never raises for a bad build.
+
+The one path from targets to images (bases made sure of, contexts rendered, images built), used by a
+run's session and by `lab.py build` alike.
+"""
 
 import time
 from dataclasses import dataclass
 
 import docker
 import requests
+
+from reprolab import bases, render
 
 TAIL_LINES = 30
 
@@ -74,3 +80,30 @@ def build(client, ctx, progress=lambda msg: None, base_id=""):
         log.append("the engine reported no image id")
     return Built(ok, image_id, round(time.monotonic() - start, 2), steps, cached,
                  "\n".join(log[-TAIL_LINES:]))
+
+
+@dataclass(frozen=True)
+class TargetBuild:
+    """One target's build: `built` is None when it was not attempted, and `skipped` says why."""
+    target: object
+    tag: str
+    built: Built = None
+    skipped: str = ""
+
+
+def build_target(client, target, base, progress=lambda msg: None, reuse=True):
+    """Render and build one target on `base` (a bases.Base made sure of): (context, Built)."""
+    ctx = render.render(target.scenario, target.variant, target.recipe)
+    return ctx, build(client, ctx, lambda line: progress("  " + line), base.id if reuse else "")
+
+
+def build_targets(client, targets, progress=lambda msg: None, reuse=True, local=True, source=None):
+    """Each base made sure of once, then each target built in turn; yields a TargetBuild as each ends."""
+    ready = bases.ensure_for(client, [t.recipe for t in targets], progress, local=local, source=source)
+    for t in targets:
+        base = ready[t.recipe.base]
+        if not base.available:
+            yield TargetBuild(t, render.image_tag(t.scenario, t.variant, t.recipe), None, base.reason)
+            continue
+        ctx, built = build_target(client, t, base, progress, reuse)
+        yield TargetBuild(t, ctx.tag, built)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from reprolab import bases, catalog, engine, record, render, selection, session, table
+# Modules that import docker (engine, bases, build, session, hosts) are imported inside the commands,
+# after main() has decided about paramiko: see _keep_paramiko_out.
+from reprolab import catalog, record, render, selection, table
 from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
 from reprolab.scenario import SUITES
 
@@ -95,6 +97,7 @@ def _positive(text):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    _keep_paramiko_out(args)
     try:
         return COMMANDS[args.command](args, argv)
     except ScenarioError as exc:
@@ -111,6 +114,15 @@ def main(argv=None):
     except LabError as exc:
         _err(f"lab.py: {exc}")
         return exc.exit_code
+
+
+def _keep_paramiko_out(args):
+    """docker-py imports paramiko at import time for ssh:// engines, which costs about 0.4 s on every
+    command (a third of a short `lab.py run`). Let it load only when an ssh:// engine is named."""
+    urls = [os.environ.get("DOCKER_HOST", "")] + list(getattr(args, "host", None) or [])
+    if "paramiko" in sys.modules or os.environ.get("REPROLAB_SSH") or any(u.startswith("ssh://") for u in urls):
+        return
+    sys.modules["paramiko"] = None  # `import paramiko` raises ImportError; docker-py then skips ssh
 
 
 def cmd_list(args, argv):
@@ -131,6 +143,7 @@ def cmd_validate(args, argv):
 
 
 def cmd_base(args, argv):
+    from reprolab import bases, engine
     client = engine.connect()
     local = engine.is_local(client)
     for suite in args.suites or SUITES:
@@ -144,23 +157,20 @@ def cmd_base(args, argv):
 
 
 def cmd_build(args, argv):
-    from reprolab import build
+    from reprolab import build, engine
     targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
     client = engine.connect()
-    ready = bases.ensure_for(client, [t.recipe for t in targets], _progress, local=engine.is_local(client))
     failed = 0
-    for t in targets:
-        b = ready[t.recipe.base]
-        if not b.available:
-            print(f"{t.key}: skipped ({b.reason})")
+    for tb in build.build_targets(client, targets, _progress, reuse=not args.no_reuse,
+                                  local=engine.is_local(client)):
+        built = tb.built
+        if built is None:
+            print(f"{tb.target.key}: skipped ({tb.skipped})")
             continue
-        ctx = render.render(t.scenario, t.variant, t.recipe)
-        built = build.build(client, ctx, lambda line: _progress("  " + line),
-                            "" if args.no_reuse else b.id)
         status = "ok" if built.ok else "FAILED"
         how = "reused (same content and base)" if built.ok and not built.steps else \
             f"{built.cached_steps}/{built.steps} steps cached"
-        print(f"{t.key}: {status} {ctx.tag} {built.seconds:.1f}s ({how})")
+        print(f"{tb.target.key}: {status} {tb.tag} {built.seconds:.1f}s ({how})")
         if not built.ok:
             failed += 1
             print(built.log_tail)
@@ -174,6 +184,7 @@ def cmd_run(args, argv):
     targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
     if args.host:
         return _run_hosts(args, argv, targets)
+    from reprolab import engine, session
     client = engine.connect()
     s = _session(args, argv, client, targets, _progress)
     try:
@@ -189,6 +200,7 @@ def cmd_run(args, argv):
 
 
 def _session(args, argv, client, targets, progress, base_source=None):
+    from reprolab import session
     return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
                            until_decided=args.until_decided, confidence=args.confidence,
                            max_rate=args.max_rate, jobs=args.jobs, base_source=base_source)
@@ -205,7 +217,7 @@ def _write_junit(args, rec, suffix=""):
 
 def _run_hosts(args, argv, targets):
     """The same selection on several engines at once; one record per host."""
-    from reprolab import hosts
+    from reprolab import engine, hosts, session
     try:
         local = engine.connect()  # bases made here can be copied to engines that lack them
     except LabError:
@@ -270,6 +282,7 @@ def cmd_show(args, argv):
 
 
 def cmd_clean(args, argv):
+    from reprolab import engine
     client = engine.connect()
     removed = 0
     for c in client.containers.list(all=True, filters={"label": render.LABEL_PREFIX + ".run"}):

@@ -212,9 +212,8 @@ class Session:
         if not base.get("available"):
             return Outcome.SKIPPED.value, base.get("reason") or f"base image {recipe.base} is not available"
         try:
-            ctx = render.render(sc, v, recipe)
+            ctx, built = self._build(target)
             entry["content_hash"] = ctx.content_hash
-            built = self._build(ctx, recipe.base)
             entry["build_seconds"] = built.seconds
             if not built.ok:
                 entry["build_log_tail"] = built.log_tail
@@ -240,18 +239,20 @@ class Session:
             entry["forensics"] = result.forensics
         return result.outcome, result.reason
 
-    def _build(self, ctx, base):
+    def _build(self, target):
+        """(context, Built) of `target`, built once per image tag however many workers ask."""
+        tag = render.image_tag(target.scenario, target.variant, target.recipe)
         with self._lock:
-            lock = self._build_locks.setdefault(ctx.tag, threading.Lock())
+            lock = self._build_locks.setdefault(tag, threading.Lock())
         with lock:
-            if ctx.tag not in self._built:
-                built = build.build(self.client, ctx, lambda line: self.progress("  " + line), self._bases[base].id)
+            if tag not in self._built:
+                ctx, built = build.build_target(self.client, target, self._bases[target.recipe.base], self.progress)
                 if not built.ok:
-                    self.progress(f"build of {ctx.tag} FAILED")
+                    self.progress(f"build of {tag} FAILED")
                 elif built.steps:
-                    self.progress(f"built {ctx.tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
-                self._built[ctx.tag] = built
-            return self._built[ctx.tag]
+                    self.progress(f"built {tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
+                self._built[tag] = (ctx, built)
+            return self._built[tag]
 
 
 @contextmanager
