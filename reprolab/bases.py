@@ -15,6 +15,7 @@ from pathlib import Path
 
 import docker
 
+from reprolab.engine_errors import boundary, url
 from reprolab.errors import EngineError, UserError
 
 ORIGIN_LABEL = "org.reprolab.base.origin"
@@ -65,7 +66,12 @@ def pull_failure(message):
 
 
 def ensure_image(client, image):
-    """A registry-only image: present, pulled, or missing with the reason (never raises)."""
+    """A registry-only image: present, pulled, or missing with the reason (raises only EngineError)."""
+    with boundary(f"making sure of the base image {image}", url(client)):
+        return _ensure_image(client, image)
+
+
+def _ensure_image(client, image):
     if present(client, image):
         return Base(image, True, "present")
     reason = try_pull(client, image)
@@ -76,6 +82,11 @@ def ensure_image(client, image):
 
 def ensure_suite(client, suite, progress=lambda msg: None, local=True, source=None):
     """debian:<suite>: present, pulled, copied from the `source` engine, or made with debootstrap."""
+    with boundary(f"making sure of the base image debian:{suite}", url(client)):
+        return _ensure_suite(client, suite, progress, local, source)
+
+
+def _ensure_suite(client, suite, progress, local, source):
     image = f"debian:{suite}"
     img = present(client, image)
     if img:
@@ -90,7 +101,8 @@ def ensure_suite(client, suite, progress=lambda msg: None, local=True, source=No
             return Base(image, False, "missing", f"{image} cannot be pulled ({reason}) and is not on the local "
                                                  f"engine to copy; run 'lab.py base {suite}' locally first")
         progress(f"base {image}: copying from the local engine")
-        client.images.load(b"".join(src.save(named=True)))
+        with boundary(f"copying {image} from the local engine {url(source)}", url(client)):
+            client.images.load(b"".join(src.save(named=True)))
         return Base(image, True, "copied")
     progress(f"base {image}: registry unreachable ({reason}); building with debootstrap (about 30 s)")
     debootstrap(client, suite, progress)
@@ -105,7 +117,8 @@ def ensure_for(client, recipes, progress=lambda msg: None, local=True, source=No
             continue
         base = (ensure_suite(client, recipe.suite, progress, local=local, source=source) if recipe.suite
                 else ensure_image(client, recipe.base))
-        out[recipe.base] = replace(base, id=image_id(client, recipe.base)) if base.available else base
+        with boundary(f"looking up the base image {recipe.base}", url(client)):
+            out[recipe.base] = replace(base, id=image_id(client, recipe.base)) if base.available else base
     return out
 
 
@@ -159,6 +172,7 @@ def debootstrap(client, suite, progress=lambda msg: None):
         tarball = Path(tmp) / "rootfs.tar"
         subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
         progress(f"base debian:{suite}: importing")
-        client.api.import_image_from_file(
-            str(tarball), repository="debian", tag=suite,
-            changes=['CMD ["/bin/bash"]', f"LABEL {ORIGIN_LABEL}=debootstrap org.reprolab.base.suite={suite}"])
+        with boundary(f"importing the debootstrapped debian:{suite}", url(client)):
+            client.api.import_image_from_file(
+                str(tarball), repository="debian", tag=suite,
+                changes=['CMD ["/bin/bash"]', f"LABEL {ORIGIN_LABEL}=debootstrap org.reprolab.base.suite={suite}"])

@@ -1,4 +1,7 @@
-"""Build rendered contexts with docker-py, reusing the layer cache; never raises for a bad build.
+"""Build rendered contexts with docker-py, reusing the layer cache.
+
+A bad build (the engine refused it, a step failed) is a Built with ok=False; an engine that fails
+underneath a build raises EngineError (engine_errors.py).
 
 The one path from targets to images (bases made sure of, contexts rendered, images built), used by a
 run's session and by `lab.py build` alike.
@@ -8,9 +11,9 @@ import time
 from dataclasses import dataclass
 
 import docker
-import requests
 
 from reprolab import bases, render
+from reprolab.engine_errors import boundary, url
 
 TAIL_LINES = 30
 
@@ -31,7 +34,8 @@ BASE_ID_LABEL = "org.reprolab.base-id"
 def reusable(client, ctx, base_id):
     """The id of an image already built from this exact context on this exact base, else ''."""
     try:
-        img = client.images.get(ctx.tag)
+        with boundary(f"looking up {ctx.tag}", url(client)):
+            img = client.images.get(ctx.tag)
     except (docker.errors.ImageNotFound, docker.errors.APIError):
         return ""
     labels = img.labels or {}
@@ -48,33 +52,34 @@ def build(client, ctx, progress=lambda msg: None, base_id=""):
         if image_id:
             return Built(True, image_id, round(time.monotonic() - start, 2), 0, 0, "reused: same content and base")
     log, steps, cached, image_id, error, pending = [], 0, 0, "", "", ""
-    try:
-        stream = client.api.build(fileobj=ctx.tar(), custom_context=True, tag=ctx.tag, rm=True,
-                                  forcerm=True, pull=False, decode=True,
-                                  labels={BASE_ID_LABEL: base_id} if base_id else None)
-        for chunk in stream:
-            if "stream" in chunk:
-                for line in chunk["stream"].splitlines():
-                    if not line.strip():
-                        continue
-                    log.append(line)
-                    if line.startswith("Step "):
-                        steps += 1
-                        pending = line.strip()
-                    elif "Using cache" in line:
-                        cached += 1
-                    elif "Running in" in line and pending:
-                        progress(pending)  # only steps that really run; cached ones stay quiet
-                        pending = ""
-            if "error" in chunk:
-                error = chunk["error"].strip()
-                log.append(error)
-            aux = chunk.get("aux") or {}
-            if "ID" in aux:
-                image_id = aux["ID"]
-    except (docker.errors.APIError, docker.errors.BuildError, requests.exceptions.RequestException) as exc:
-        error = str(exc)
-        log.append(error)
+    with boundary(f"building {ctx.tag}", url(client)):
+        try:
+            stream = client.api.build(fileobj=ctx.tar(), custom_context=True, tag=ctx.tag, rm=True,
+                                      forcerm=True, pull=False, decode=True,
+                                      labels={BASE_ID_LABEL: base_id} if base_id else None)
+            for chunk in stream:
+                if "stream" in chunk:
+                    for line in chunk["stream"].splitlines():
+                        if not line.strip():
+                            continue
+                        log.append(line)
+                        if line.startswith("Step "):
+                            steps += 1
+                            pending = line.strip()
+                        elif "Using cache" in line:
+                            cached += 1
+                        elif "Running in" in line and pending:
+                            progress(pending)  # only steps that really run; cached ones stay quiet
+                            pending = ""
+                if "error" in chunk:
+                    error = chunk["error"].strip()
+                    log.append(error)
+                aux = chunk.get("aux") or {}
+                if "ID" in aux:
+                    image_id = aux["ID"]
+        except (docker.errors.APIError, docker.errors.BuildError) as exc:
+            error = str(exc)  # the engine answered and refused: a bad build, not a dead engine
+            log.append(error)
     ok = not error and bool(image_id)
     if not ok and not error:
         log.append("the engine reported no image id")

@@ -114,6 +114,15 @@ def main(argv=None):
     except LabError as exc:
         _err(f"lab.py: {exc}")
         return exc.exit_code
+    except Exception as exc:
+        # The last resort of the engine-error boundary (engine_errors.py): the library's stages raise
+        # EngineError themselves; an engine failure a command met elsewhere still ends in one line.
+        from reprolab import engine_errors
+        if not isinstance(exc, engine_errors.ENGINE_FAILURES):
+            raise
+        err = engine_errors.as_engine_error(exc, f"running '{args.command}'")
+        _err(f"lab.py: {err}")
+        return err.exit_code
 
 
 def _keep_paramiko_out(args):

@@ -12,7 +12,7 @@ import docker
 import requests
 
 from reprolab import __version__, bases, build, engine, execute, prereq, privilege, record, render, runopts, stats
-from reprolab.errors import Interrupted
+from reprolab.errors import EngineError, Interrupted
 from reprolab.outcome import Outcome, match
 
 RUN_LABEL = f"{render.LABEL_PREFIX}.run"
@@ -230,6 +230,8 @@ class Session:
             result = execute.run_container(self.client, opts, sc.timeout, log_path,
                                            self.record["host"].get("local_engine", False))
         except execute.EngineLost as exc:
+            return Outcome.ERROR.value, f"engine error: {exc}"
+        except EngineError as exc:  # the engine failed under this variant's build: its outcome, not the run's end
             return Outcome.ERROR.value, f"engine error: {exc}"
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             return Outcome.ERROR.value, f"engine error: {str(exc).splitlines()[0][:300]}"
