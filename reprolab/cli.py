@@ -235,11 +235,14 @@ def _run_hosts(args, argv, targets):
         args.host, lambda client, progress: _session(args, argv, client, targets, progress, local),
         _progress)  # Interrupted propagates: main() returns 130
     code = 0
-    for url, (s, rec, error) in outcome.items():
+    for url in dict.fromkeys(args.host):
+        s, rec, error = outcome[url]
         print(f"== {url}")
         if error:
             print(f"error: {error}")
-            code = max(code, 2)
+            if rec is not None:
+                print(f"record: {s.writer.path}")
+            code = max(code, 130 if error == "interrupted" else 2)
             continue
         _print_run(s.record, args.format, s.writer.path)
         _write_junit(args, s.record, suffix=s.run_id)

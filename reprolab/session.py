@@ -176,10 +176,9 @@ class Session:
                 self.progress(f"privileged mode refused by this host ({probe_reason[:120]}); "
                               f"using the equivalent explicit settings")
 
-    def _one(self, target, index, total, repeat=1):
+    def _entry(self, target, repeat, started):
+        """A result entry of `target`, its outcome not yet known."""
         sc, v, recipe = target.scenario, target.variant, target.recipe
-        started = time.time()
-        mono = time.monotonic()
         entry = {
             "scenario": sc.name, "variant": v.name, "suite": target.suite, "base": recipe.base,
             "model": v.model, "expected": v.expect, "outcome": None, "match": None, "reason": "",
@@ -191,6 +190,34 @@ class Session:
         }
         if self.repeat > 1:
             entry["repeat"] = repeat
+        return entry
+
+    def fail(self, reason, engine_url=""):
+        """Keep a failure of the whole session (its host unreachable, an unforeseen exception) in its
+        record: each target without a result gets an `error` entry saying why. Returns the record."""
+        now = time.time()
+        with self._lock:
+            if not self.record["host"]:
+                label = engine_url.split("://", 1)[-1].split("@")[-1]
+                self.record["host"] = {"engine_url": engine_url, "host_label": label, "local_engine": None,
+                                       "kernel": None, "hostname": None}
+            done = {(r["scenario"], r["variant"], r["suite"]) for r in self.record["results"]}
+            for target in self.targets:
+                if (target.scenario.name, target.variant.name, target.suite) in done:
+                    continue
+                entry = self._entry(target, 1, now)
+                entry.update(outcome=Outcome.ERROR.value, reason=reason, ended=record.utc(now),
+                             match=match(Outcome.ERROR.value, target.variant.expect))
+                self.record["results"].append(entry)
+            self.record["ended"] = record.utc(now)
+            self.writer.write(self.record)
+        return self.record
+
+    def _one(self, target, index, total, repeat=1):
+        v = target.variant
+        started = time.time()
+        mono = time.monotonic()
+        entry = self._entry(target, repeat, started)
         tag = f"[{index}/{total}]" + (f" run {repeat}/{self.repeat}" if self.repeat > 1 else "")
         self.progress(f"{tag} {target.key}: start")
         outcome, reason = self._execute(target, entry)
