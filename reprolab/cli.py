@@ -47,6 +47,9 @@ def parser():
         c.add_argument("selectors", nargs="*", metavar="SELECTOR",
                        help="all | SCENARIO | SCENARIO:VARIANT (default: all)")
         c.add_argument("--suite", action="append", default=[], choices=SUITES, help="only this suite (repeatable)")
+        c.add_argument("--build-timeout", type=_seconds, default=os.environ.get("REPROLAB_BUILD_TIMEOUT", "1800"),
+                       metavar="SECONDS", help="stop an image's build after this long; the step running then "
+                       "is named (default: $REPROLAB_BUILD_TIMEOUT or 1800)")
         if name == "build":
             c.add_argument("--no-reuse", action="store_true",
                            help="send every context to the engine even when an image of the same content exists")
@@ -91,6 +94,16 @@ def _positive(text):
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
 
 
@@ -171,7 +184,7 @@ def cmd_build(args, argv):
     client = engine.connect()
     failed = 0
     for tb in build.build_targets(client, targets, _progress, reuse=not args.no_reuse,
-                                  local=engine.is_local(client)):
+                                  local=engine.is_local(client), timeout=args.build_timeout):
         built = tb.built
         if built is None:
             print(f"{tb.target.key}: skipped ({tb.skipped})")
@@ -212,7 +225,8 @@ def _session(args, argv, client, targets, progress, base_source=None):
     from reprolab import session
     return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
                            until_decided=args.until_decided, confidence=args.confidence,
-                           max_rate=args.max_rate, jobs=args.jobs, base_source=base_source)
+                           max_rate=args.max_rate, jobs=args.jobs, base_source=base_source,
+                           build_timeout=args.build_timeout)
 
 
 def _write_junit(args, rec, suffix=""):

@@ -44,7 +44,9 @@ def remove_run_containers(client, run_id):
 
 class Session:
     def __init__(self, client, targets, results_dir, argv, progress=lambda msg: None, repeat=1,
-                 until_decided=False, confidence=0.95, max_rate=0.1, jobs=1, base_source=None):
+                 until_decided=False, confidence=0.95, max_rate=0.1, jobs=1, base_source=None,
+                 build_timeout=build.DEFAULT_TIMEOUT):
+        self.build_timeout = build_timeout
         self.base_source = base_source  # a local engine to copy bases from when a remote one lacks them
         self.repeat, self.until_decided, self.jobs = repeat, until_decided, jobs
         self.confidence, self.max_rate = confidence, max_rate
@@ -275,7 +277,8 @@ class Session:
             lock = self._build_locks.setdefault(tag, threading.Lock())
         with lock:
             if tag not in self._built:
-                ctx, built = build.build_target(self.client, target, self._bases[target.recipe.base], self.progress)
+                ctx, built = build.build_target(self.client, target, self._bases[target.recipe.base], self.progress,
+                                                timeout=self.build_timeout)
                 if not built.ok:
                     self.progress(f"build of {tag} FAILED")
                 elif built.steps:
