@@ -35,11 +35,11 @@ BASE_ID_LABEL = "org.reprolab.base-id"
 
 def reusable(client, ctx, base_id):
     """The id of an image already built from this exact context on this exact base, else ''."""
-    try:
-        with boundary(f"looking up {ctx.tag}", url(client)):
+    with boundary(f"looking up {ctx.tag}", url(client)):
+        try:
             img = client.images.get(ctx.tag)
-    except (docker.errors.ImageNotFound, docker.errors.APIError):
-        return ""
+        except (docker.errors.ImageNotFound, docker.errors.APIError):
+            return ""
     labels = img.labels or {}
     if labels.get("org.reprolab.content-hash") == ctx.content_hash and labels.get(BASE_ID_LABEL) == base_id:
         return img.id
