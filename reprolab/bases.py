@@ -5,20 +5,25 @@ label org.reprolab.base.origin=debootstrap (and the mirror it came from is read 
 sources at run time, never written into the project).
 """
 
+import collections
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker
 
 from reprolab import labels
+from reprolab.engine_errors import boundary, url
 from reprolab.errors import EngineError, UserError
 
 ORIGIN_LABEL = labels.BASE_ORIGIN
+DEBOOTSTRAP_TIMEOUT = 900  # seconds; REPROLAB_DEBOOTSTRAP_TIMEOUT overrides
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,12 @@ def pull_failure(message):
 
 
 def ensure_image(client, image):
-    """A registry-only image: present, pulled, or missing with the reason (never raises)."""
+    """A registry-only image: present, pulled, or missing with the reason (raises only EngineError)."""
+    with boundary(f"making sure of the base image {image}", url(client)):
+        return _ensure_image(client, image)
+
+
+def _ensure_image(client, image):
     if present(client, image):
         return Base(image, True, "present")
     reason = try_pull(client, image)
@@ -77,6 +87,11 @@ def ensure_image(client, image):
 
 def ensure_suite(client, suite, progress=lambda msg: None, local=True, source=None):
     """debian:<suite>: present, pulled, copied from the `source` engine, or made with debootstrap."""
+    with boundary(f"making sure of the base image debian:{suite}", url(client)):
+        return _ensure_suite(client, suite, progress, local, source)
+
+
+def _ensure_suite(client, suite, progress, local, source):
     image = f"debian:{suite}"
     img = present(client, image)
     if img:
@@ -91,7 +106,8 @@ def ensure_suite(client, suite, progress=lambda msg: None, local=True, source=No
             return Base(image, False, "missing", f"{image} cannot be pulled ({reason}) and is not on the local "
                                                  f"engine to copy; run 'lab.py base {suite}' locally first")
         progress(f"base {image}: copying from the local engine")
-        client.images.load(b"".join(src.save(named=True)))
+        with boundary(f"copying {image} from the local engine {url(source)}", url(client)):
+            client.images.load(b"".join(src.save(named=True)))
         return Base(image, True, "copied")
     progress(f"base {image}: registry unreachable ({reason}); building with debootstrap (about 30 s)")
     debootstrap(client, suite, progress)
@@ -106,7 +122,8 @@ def ensure_for(client, recipes, progress=lambda msg: None, local=True, source=No
             continue
         base = (ensure_suite(client, recipe.suite, progress, local=local, source=source) if recipe.suite
                 else ensure_image(client, recipe.base))
-        out[recipe.base] = replace(base, id=image_id(client, recipe.base)) if base.available else base
+        with boundary(f"looking up the base image {recipe.base}", url(client)):
+            out[recipe.base] = replace(base, id=image_id(client, recipe.base)) if base.available else base
     return out
 
 
@@ -139,27 +156,82 @@ def sources_list(suite, archive, security):
     return "\n".join(lines) + "\n"
 
 
-def debootstrap(client, suite, progress=lambda msg: None):
+def debootstrap_timeout():
+    text = os.environ.get("REPROLAB_DEBOOTSTRAP_TIMEOUT", str(DEBOOTSTRAP_TIMEOUT))
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise UserError(f"REPROLAB_DEBOOTSTRAP_TIMEOUT={text!r}: not a positive number of seconds")
+    return value
+
+
+def debootstrap(client, suite, progress=lambda msg: None, timeout=None, workdir="/var/tmp"):
+    """Make debian:<suite> with debootstrap, bounded by `timeout` seconds (default: debootstrap_timeout())."""
     if not shutil.which("debootstrap"):
         raise EngineError("debootstrap is not installed; run 'sudo bash scripts/setup-host.sh'")
     if os.geteuid() != 0:
         raise UserError("making a base image with debootstrap needs root; run as root or provide debian:" + suite)
+    timeout = timeout or debootstrap_timeout()
     archive, security = mirrors()
-    with tempfile.TemporaryDirectory(prefix=f"reprolab-{suite}-", dir="/var/tmp") as tmp:
-        root = Path(tmp) / "rootfs"
-        proc = subprocess.run(["debootstrap", "--variant=minbase", suite, str(root), archive],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            raise EngineError(f"debootstrap {suite} failed: {' | '.join(tail)}")
-        (root / "etc/apt/sources.list").write_text(sources_list(suite, archive, security))
-        shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
-        (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
-        (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-        tarball = Path(tmp) / "rootfs.tar"
-        subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
-        progress(f"base debian:{suite}: importing")
+    with tempfile.TemporaryDirectory(prefix=f"reprolab-{suite}-", dir=workdir) as tmp:
+        try:
+            root = Path(tmp) / "rootfs"
+            code, tail = _bounded(["debootstrap", "--variant=minbase", suite, str(root), archive], timeout)
+            if code is None:
+                raise EngineError(f"debootstrap {suite} timed out after {timeout:g} s; its last line: "
+                                  f"{tail[-1] if tail else '(none)'}; try again, or set REPROLAB_DEBOOTSTRAP_TIMEOUT "
+                                  f"higher for a slow mirror")
+            if code != 0:
+                raise EngineError(f"debootstrap {suite} failed: {' | '.join(tail[-3:])}")
+            _import_rootfs(client, suite, root, Path(tmp) / "rootfs.tar", archive, security, progress)
+        finally:
+            _unmount_under(tmp)  # a killed debootstrap leaves /proc and /sys mounted in its root
+
+
+def _bounded(argv, timeout):
+    """Run `argv` in a process group of its own: (exit code, last output lines); code None when it
+    outlived `timeout` and its whole group was killed."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace", start_new_session=True)
+    tail = collections.deque(maxlen=20)
+    reader = threading.Thread(target=lambda: tail.extend(line.rstrip() for line in proc.stdout), daemon=True)
+    reader.start()
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        if proc.poll() is None:  # timed out, or interrupted while waiting
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        reader.join(5)
+    return code, [line for line in tail if line]
+
+
+def _unmount_under(path):
+    prefix = os.path.realpath(path) + "/"
+    try:
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    except OSError:
+        return
+    for point in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+def _import_rootfs(client, suite, root, tarball, archive, security, progress):
+    (root / "etc/apt/sources.list").write_text(sources_list(suite, archive, security))
+    shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
+    (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
+    (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
+    progress(f"base debian:{suite}: importing")
+    with boundary(f"importing the debootstrapped debian:{suite}", url(client)):
         client.api.import_image_from_file(
             str(tarball), repository="debian", tag=suite,
             changes=['CMD ["/bin/bash"]', f"LABEL {ORIGIN_LABEL}=debootstrap {labels.BASE_SUITE}={suite}"])

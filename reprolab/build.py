@@ -1,14 +1,25 @@
-"""Build one rendered context with docker-py, reusing the layer cache; never raises for a bad build."""
+"""Build rendered contexts with docker-py, reusing the layer cache.
 
+A bad build (the engine refused it, a step failed) is a Built with ok=False; an engine that fails
+underneath a build raises EngineError (engine_errors.py).
+
+The one path from targets to images (bases made sure of, contexts rendered, images built), used by a
+run's session and by `lab.py build` alike.
+"""
+
+import threading
 import time
 from dataclasses import dataclass
 
 import docker
-import requests
+
+from reprolab import bases, render
+from reprolab.engine_errors import ENGINE_FAILURES, boundary, url
 
 from reprolab import labels as lab_labels
 
 TAIL_LINES = 30
+DEFAULT_TIMEOUT = 1800  # seconds for one image's build; lab.py's --build-timeout / REPROLAB_BUILD_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -26,53 +37,113 @@ BASE_ID_LABEL = lab_labels.BASE_ID
 
 def reusable(client, ctx, base_id):
     """The id of an image already built from this exact context on this exact base, else ''."""
-    try:
-        img = client.images.get(ctx.tag)
-    except (docker.errors.ImageNotFound, docker.errors.APIError):
-        return ""
+    with boundary(f"looking up {ctx.tag}", url(client)):
+        try:
+            img = client.images.get(ctx.tag)
+        except (docker.errors.ImageNotFound, docker.errors.APIError):
+            return ""
     labels = img.labels or {}
     if labels.get(lab_labels.CONTENT_HASH) == ctx.content_hash and labels.get(BASE_ID_LABEL) == base_id:
         return img.id
     return ""
 
 
-def build(client, ctx, progress=lambda msg: None, base_id=""):
-    """Build `ctx`; an image of the same content hash on the same base is reused without a build."""
+def build(client, ctx, progress=lambda msg: None, base_id="", timeout=DEFAULT_TIMEOUT):
+    """Build `ctx`; an image of the same content hash on the same base is reused without a build.
+
+    A build still going after `timeout` seconds is stopped: the container of its running step is
+    removed (the build then fails, and forcerm removes the rest), and the Built names that step.
+    """
     start = time.monotonic()
     if base_id:
         image_id = reusable(client, ctx, base_id)
         if image_id:
             return Built(True, image_id, round(time.monotonic() - start, 2), 0, 0, "reused: same content and base")
-    log, steps, cached, image_id, error, pending = [], 0, 0, "", "", ""
+    log, steps, cached, image_id, error, pending, step = [], 0, 0, "", "", "", ""
+    running = {}  # "id": the container of the step running now, named by the build's "Running in" line
+    expired = threading.Event()
+
+    def expire():
+        expired.set()
+        if running.get("id"):
+            try:
+                client.api.remove_container(running["id"], force=True)
+            except ENGINE_FAILURES:
+                pass  # the engine is gone too: the stream's read timeout ends the build
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
     try:
-        stream = client.api.build(fileobj=ctx.tar(), custom_context=True, tag=ctx.tag, rm=True,
-                                  forcerm=True, pull=False, decode=True,
-                                  labels={BASE_ID_LABEL: base_id} if base_id else None)
-        for chunk in stream:
-            if "stream" in chunk:
-                for line in chunk["stream"].splitlines():
-                    if not line.strip():
-                        continue
-                    log.append(line)
-                    if line.startswith("Step "):
-                        steps += 1
-                        pending = line.strip()
-                    elif "Using cache" in line:
-                        cached += 1
-                    elif "Running in" in line and pending:
-                        progress(pending)  # only steps that really run; cached ones stay quiet
-                        pending = ""
-            if "error" in chunk:
-                error = chunk["error"].strip()
+        with boundary(f"building {ctx.tag}", url(client)):
+            try:
+                # the read timeout ends a stall that has no container to remove (a context upload, a FROM)
+                stream = client.api.build(fileobj=ctx.tar(), custom_context=True, tag=ctx.tag, rm=True,
+                                          forcerm=True, pull=False, decode=True, timeout=timeout + 60,
+                                          labels={BASE_ID_LABEL: base_id} if base_id else None)
+                for chunk in stream:
+                    if "stream" in chunk:
+                        for line in chunk["stream"].splitlines():
+                            if not line.strip():
+                                continue
+                            log.append(line)
+                            if line.startswith("Step "):
+                                steps += 1
+                                pending = step = line.strip()
+                            elif "Using cache" in line:
+                                cached += 1
+                            elif "Running in" in line:
+                                running["id"] = line.split("Running in", 1)[1].strip()
+                                if pending:
+                                    progress(pending)  # only steps that really run; cached ones stay quiet
+                                    pending = ""
+                    if "error" in chunk:
+                        error = chunk["error"].strip()
+                        log.append(error)
+                    aux = chunk.get("aux") or {}
+                    if "ID" in aux:
+                        image_id = aux["ID"]
+            except (docker.errors.APIError, docker.errors.BuildError) as exc:
+                error = str(exc)  # the engine answered and refused: a bad build, not a dead engine
                 log.append(error)
-            aux = chunk.get("aux") or {}
-            if "ID" in aux:
-                image_id = aux["ID"]
-    except (docker.errors.APIError, docker.errors.BuildError, requests.exceptions.RequestException) as exc:
-        error = str(exc)
+            except ENGINE_FAILURES:
+                if not expired.is_set():
+                    raise
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        error = f"build timed out after {timeout:g} s in {step or 'its start'}"
         log.append(error)
     ok = not error and bool(image_id)
     if not ok and not error:
         log.append("the engine reported no image id")
     return Built(ok, image_id, round(time.monotonic() - start, 2), steps, cached,
                  "\n".join(log[-TAIL_LINES:]))
+
+
+@dataclass(frozen=True)
+class TargetBuild:
+    """One target's build: `built` is None when it was not attempted, and `skipped` says why."""
+    target: object
+    tag: str
+    built: Built = None
+    skipped: str = ""
+
+
+def build_target(client, target, base, progress=lambda msg: None, reuse=True, timeout=DEFAULT_TIMEOUT):
+    """Render and build one target on `base` (a bases.Base made sure of): (context, Built)."""
+    ctx = render.render(target.scenario, target.variant, target.recipe)
+    return ctx, build(client, ctx, lambda line: progress("  " + line), base.id if reuse else "", timeout)
+
+
+def build_targets(client, targets, progress=lambda msg: None, reuse=True, local=True, source=None,
+                  timeout=DEFAULT_TIMEOUT):
+    """Each base made sure of once, then each target built in turn; yields a TargetBuild as each ends."""
+    ready = bases.ensure_for(client, [t.recipe for t in targets], progress, local=local, source=source)
+    for t in targets:
+        base = ready[t.recipe.base]
+        if not base.available:
+            yield TargetBuild(t, render.image_tag(t.scenario, t.variant, t.recipe), None, base.reason)
+            continue
+        ctx, built = build_target(client, t, base, progress, reuse, timeout)
+        yield TargetBuild(t, ctx.tag, built)

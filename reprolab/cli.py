@@ -9,7 +9,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from reprolab import bases, catalog, engine, record, render, selection, session, table
+# Modules that import docker (engine, bases, build, session, hosts) are imported inside the commands,
+# after main() has decided about paramiko: see _keep_paramiko_out.
+from reprolab import catalog, record, render, selection, table
 from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
 from reprolab.scenario import SUITES
 
@@ -45,6 +47,9 @@ def parser():
         c.add_argument("selectors", nargs="*", metavar="SELECTOR",
                        help="all | SCENARIO | SCENARIO:VARIANT (default: all)")
         c.add_argument("--suite", action="append", default=[], choices=SUITES, help="only this suite (repeatable)")
+        c.add_argument("--build-timeout", type=_seconds, default=os.environ.get("REPROLAB_BUILD_TIMEOUT", "1800"),
+                       metavar="SECONDS", help="stop an image's build after this long; the step running then "
+                       "is named (default: $REPROLAB_BUILD_TIMEOUT or 1800)")
         if name == "build":
             c.add_argument("--no-reuse", action="store_true",
                            help="send every context to the engine even when an image of the same content exists")
@@ -100,9 +105,20 @@ def _positive(text):
     return value
 
 
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    _keep_paramiko_out(args)
     try:
         return COMMANDS[args.command](args, argv)
     except ScenarioError as exc:
@@ -119,6 +135,24 @@ def main(argv=None):
     except LabError as exc:
         _err(f"lab.py: {exc}")
         return exc.exit_code
+    except Exception as exc:
+        # The last resort of the engine-error boundary (engine_errors.py): the library's stages raise
+        # EngineError themselves; an engine failure a command met elsewhere still ends in one line.
+        from reprolab import engine_errors
+        if not isinstance(exc, engine_errors.ENGINE_FAILURES):
+            raise
+        err = engine_errors.as_engine_error(exc, f"running '{args.command}'")
+        _err(f"lab.py: {err}")
+        return err.exit_code
+
+
+def _keep_paramiko_out(args):
+    """docker-py imports paramiko at import time for ssh:// engines, which costs about 0.4 s on every
+    command (a third of a short `lab.py run`). Let it load only when an ssh:// engine is named."""
+    urls = [os.environ.get("DOCKER_HOST", "")] + list(getattr(args, "host", None) or [])
+    if "paramiko" in sys.modules or os.environ.get("REPROLAB_SSH") or any(u.startswith("ssh://") for u in urls):
+        return
+    sys.modules["paramiko"] = None  # `import paramiko` raises ImportError; docker-py then skips ssh
 
 
 def cmd_list(args, argv):
@@ -139,6 +173,7 @@ def cmd_validate(args, argv):
 
 
 def cmd_base(args, argv):
+    from reprolab import bases, engine
     client = engine.connect()
     local = engine.is_local(client)
     for suite in args.suites or SUITES:
@@ -152,23 +187,20 @@ def cmd_base(args, argv):
 
 
 def cmd_build(args, argv):
-    from reprolab import build
+    from reprolab import build, engine
     targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
     client = engine.connect()
-    ready = bases.ensure_for(client, [t.recipe for t in targets], _progress, local=engine.is_local(client))
     failed = 0
-    for t in targets:
-        b = ready[t.recipe.base]
-        if not b.available:
-            print(f"{t.key}: skipped ({b.reason})")
+    for tb in build.build_targets(client, targets, _progress, reuse=not args.no_reuse,
+                                  local=engine.is_local(client), timeout=args.build_timeout):
+        built = tb.built
+        if built is None:
+            print(f"{tb.target.key}: skipped ({tb.skipped})")
             continue
-        ctx = render.render(t.scenario, t.variant, t.recipe)
-        built = build.build(client, ctx, lambda line: _progress("  " + line),
-                            "" if args.no_reuse else b.id)
         status = "ok" if built.ok else "FAILED"
         how = "reused (same content and base)" if built.ok and not built.steps else \
             f"{built.cached_steps}/{built.steps} steps cached"
-        print(f"{t.key}: {status} {ctx.tag} {built.seconds:.1f}s ({how})")
+        print(f"{tb.target.key}: {status} {tb.tag} {built.seconds:.1f}s ({how})")
         if not built.ok:
             failed += 1
             print(built.log_tail)
@@ -182,6 +214,7 @@ def cmd_run(args, argv):
     targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
     if args.host:
         return _run_hosts(args, argv, targets)
+    from reprolab import engine, session
     client = engine.connect()
     s = _session(args, argv, client, targets, _progress)
     try:
@@ -197,9 +230,11 @@ def cmd_run(args, argv):
 
 
 def _session(args, argv, client, targets, progress, base_source=None):
+    from reprolab import session
     return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
                            until_decided=args.until_decided, confidence=args.confidence,
-                           max_rate=args.max_rate, jobs=args.jobs, base_source=base_source)
+                           max_rate=args.max_rate, jobs=args.jobs, base_source=base_source,
+                           build_timeout=args.build_timeout)
 
 
 def _write_junit(args, rec, suffix=""):
@@ -213,7 +248,7 @@ def _write_junit(args, rec, suffix=""):
 
 def _run_hosts(args, argv, targets):
     """The same selection on several engines at once; one record per host."""
-    from reprolab import hosts
+    from reprolab import engine, hosts, session
     try:
         local = engine.connect()  # bases made here can be copied to engines that lack them
     except LabError:
@@ -222,11 +257,14 @@ def _run_hosts(args, argv, targets):
         args.host, lambda client, progress: _session(args, argv, client, targets, progress, local),
         _progress)  # Interrupted propagates: main() returns 130
     code = 0
-    for url, (s, rec, error) in outcome.items():
+    for url in dict.fromkeys(args.host):
+        s, rec, error = outcome[url]
         print(f"== {url}")
         if error:
             print(f"error: {error}")
-            code = max(code, 2)
+            if rec is not None:
+                print(f"record: {s.writer.path}")
+            code = max(code, 130 if error == "interrupted" else 2)
             continue
         _print_run(s.record, args.format, s.writer.path)
         _write_junit(args, s.record, suffix=s.run_id)
@@ -278,7 +316,7 @@ def cmd_show(args, argv):
 
 
 def cmd_clean(args, argv):
-    from reprolab import clean
+    from reprolab import clean, engine
     decisions = clean.clean(engine.connect(), force=args.force, runs=args.run)
     for d in decisions:
         print(f"{'removed' if d.removed else 'left'} {d.container} (run {d.run or '?'}, {d.what}): {d.reason}")

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import docker
 import requests
 
-from reprolab import capabilities
+from reprolab import capabilities, engine_errors
 from reprolab.errors import EngineError
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -54,6 +54,7 @@ def cgroup_layout(root="/sys/fs/cgroup"):
     return "v1"
 
 
+@engine_errors.stage("reading the host's facts")
 def host_facts(client):
     """What a record says about where it ran: kernel, cgroups, engine, runtime, CPUs, distribution."""
     info = client.info()

@@ -12,7 +12,7 @@ import docker
 import requests
 
 from reprolab import __version__, bases, build, engine, execute, labels, ownership, prereq, privilege, record, render, runopts, stats
-from reprolab.errors import Interrupted
+from reprolab.errors import EngineError, Interrupted
 from reprolab.outcome import Outcome, match
 
 RUN_LABEL = labels.RUN
@@ -48,7 +48,9 @@ def remove_run_containers(client, run_id):
 
 class Session:
     def __init__(self, client, targets, results_dir, argv, progress=lambda msg: None, repeat=1,
-                 until_decided=False, confidence=0.95, max_rate=0.1, jobs=1, base_source=None):
+                 until_decided=False, confidence=0.95, max_rate=0.1, jobs=1, base_source=None,
+                 build_timeout=build.DEFAULT_TIMEOUT):
+        self.build_timeout = build_timeout
         self.base_source = base_source  # a local engine to copy bases from when a remote one lacks them
         self.repeat, self.until_decided, self.jobs = repeat, until_decided, jobs
         self.confidence, self.max_rate = confidence, max_rate
@@ -196,10 +198,9 @@ class Session:
                 self.progress(f"privileged mode refused by this host ({probe_reason[:120]}); "
                               f"using the equivalent explicit settings")
 
-    def _one(self, target, index, total, repeat=1):
+    def _entry(self, target, repeat, started):
+        """A result entry of `target`, its outcome not yet known."""
         sc, v, recipe = target.scenario, target.variant, target.recipe
-        started = time.time()
-        mono = time.monotonic()
         entry = {
             "scenario": sc.name, "variant": v.name, "suite": target.suite, "base": recipe.base,
             "model": v.model, "expected": v.expect, "outcome": None, "match": None, "reason": "",
@@ -211,6 +212,34 @@ class Session:
         }
         if self.repeat > 1:
             entry["repeat"] = repeat
+        return entry
+
+    def fail(self, reason, engine_url=""):
+        """Keep a failure of the whole session (its host unreachable, an unforeseen exception) in its
+        record: each target without a result gets an `error` entry saying why. Returns the record."""
+        now = time.time()
+        with self._lock:
+            if not self.record["host"]:
+                label = engine_url.split("://", 1)[-1].split("@")[-1]
+                self.record["host"] = {"engine_url": engine_url, "host_label": label, "local_engine": None,
+                                       "kernel": None, "hostname": None}
+            done = {(r["scenario"], r["variant"], r["suite"]) for r in self.record["results"]}
+            for target in self.targets:
+                if (target.scenario.name, target.variant.name, target.suite) in done:
+                    continue
+                entry = self._entry(target, 1, now)
+                entry.update(outcome=Outcome.ERROR.value, reason=reason, ended=record.utc(now),
+                             match=match(Outcome.ERROR.value, target.variant.expect))
+                self.record["results"].append(entry)
+            self.record["ended"] = record.utc(now)
+            self.writer.write(self.record)
+        return self.record
+
+    def _one(self, target, index, total, repeat=1):
+        v = target.variant
+        started = time.time()
+        mono = time.monotonic()
+        entry = self._entry(target, repeat, started)
         tag = f"[{index}/{total}]" + (f" run {repeat}/{self.repeat}" if self.repeat > 1 else "")
         self.progress(f"{tag} {target.key}: start")
         outcome, reason = self._execute(target, entry)
@@ -232,9 +261,8 @@ class Session:
         if not base.get("available"):
             return Outcome.SKIPPED.value, base.get("reason") or f"base image {recipe.base} is not available"
         try:
-            ctx = render.render(sc, v, recipe)
+            ctx, built = self._build(target)
             entry["content_hash"] = ctx.content_hash
-            built = self._build(ctx, recipe.base)
             entry["build_seconds"] = built.seconds
             if not built.ok:
                 entry["build_log_tail"] = built.log_tail
@@ -256,6 +284,8 @@ class Session:
             return Outcome.ERROR.value, "the run stopped before this variant's container was made"
         except execute.EngineLost as exc:
             return Outcome.ERROR.value, f"engine error: {exc}"
+        except EngineError as exc:  # the engine failed under this variant's build: its outcome, not the run's end
+            return Outcome.ERROR.value, f"engine error: {exc}"
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             return Outcome.ERROR.value, f"engine error: {str(exc).splitlines()[0][:300]}"
         entry.update(attempts=result.attempts, seconds=result.seconds, evidence=result.evidence,
@@ -264,18 +294,21 @@ class Session:
             entry["forensics"] = result.forensics
         return result.outcome, result.reason
 
-    def _build(self, ctx, base):
+    def _build(self, target):
+        """(context, Built) of `target`, built once per image tag however many workers ask."""
+        tag = render.image_tag(target.scenario, target.variant, target.recipe)
         with self._lock:
-            lock = self._build_locks.setdefault(ctx.tag, threading.Lock())
+            lock = self._build_locks.setdefault(tag, threading.Lock())
         with lock:
-            if ctx.tag not in self._built:
-                built = build.build(self.client, ctx, lambda line: self.progress("  " + line), self._bases[base].id)
+            if tag not in self._built:
+                ctx, built = build.build_target(self.client, target, self._bases[target.recipe.base], self.progress,
+                                                timeout=self.build_timeout)
                 if not built.ok:
-                    self.progress(f"build of {ctx.tag} FAILED")
+                    self.progress(f"build of {tag} FAILED")
                 elif built.steps:
-                    self.progress(f"built {ctx.tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
-                self._built[ctx.tag] = built
-            return self._built[ctx.tag]
+                    self.progress(f"built {tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
+                self._built[tag] = (ctx, built)
+            return self._built[tag]
 
 
 @contextmanager

@@ -79,8 +79,17 @@ def test_two_hosts_in_parallel_one_record_each(client, tmp_path, ssh_engine):
 
 def test_unreachable_host_is_reported_and_others_still_run(client, tmp_path):
     results = tmp_path / "r"
+    dead = f"tcp://127.0.0.1:{free_port()}"  # bound, then closed: nobody listens there
     proc = lab("--scenarios", str(FIXTURES / "scenarios"), "--results", str(results), "run", "outcomes:present",
-               "--host", "unix:///var/run/docker.sock", "--host", "tcp://127.0.0.1:1")
+               "--host", "unix:///var/run/docker.sock", "--host", dead)
     assert proc.returncode == 2
-    assert "== tcp://127.0.0.1:1\nerror: no Docker engine answers at tcp://127.0.0.1:1" in proc.stdout
-    assert len(record.list_records(results)) == 1
+    assert f"== {dead}\nerror: no Docker engine answers at {dead}" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    recs = {r["host"]["engine_url"]: r for r in map(record.load, record.list_records(results))}
+    assert [x["outcome"] for x in recs["unix:///var/run/docker.sock"]["results"]] == ["reproduced"]
+    failed = recs[dead]["results"]  # the failed host has a record too, so compare shows it
+    assert [(x["variant"], x["outcome"]) for x in failed] == [("present", "error")]
+    assert failed[0]["reason"].startswith(f"no Docker engine answers at {dead}")
+    cmp = lab("compare", str(results), "--by", "host")
+    assert cmp.returncode == 0 and dead.split("://")[1] in cmp.stdout.splitlines()[0]
+    assert "error" in cmp.stdout
