@@ -6,7 +6,7 @@ import docker
 import requests
 
 from reprolab import labels, ownership
-from reprolab.errors import EngineError
+from reprolab.engine_errors import boundary, url
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,10 @@ def lab_containers(client, runs=()):
     """Every container the lab labelled (of the given run ids only, when some are given)."""
     filters = [f"{labels.RUN}={r}" for r in runs] if runs else [labels.RUN, labels.PROBE]
     found = {}
-    try:
+    with boundary("running 'clean'", url(client)):
         for f in filters:
             for c in client.containers.list(all=True, filters={"label": f}):
                 found[c.id] = c
-    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-        raise EngineError(f"cannot list containers: {str(exc).splitlines()[0][:200]}; "
-                          f"check that the engine answers ('docker ps')") from None
     return list(found.values())
 
 

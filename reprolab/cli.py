@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 # Modules that import docker (engine, bases, build, session, hosts) are imported inside the commands,
 # after main() has decided about paramiko: see _keep_paramiko_out.
-from reprolab import catalog, record, render, selection, table
+from reprolab import catalog, record, selection, table
 from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
 from reprolab.scenario import SUITES
 

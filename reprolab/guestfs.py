@@ -76,7 +76,7 @@ def rootfs(progress=lambda msg: None):
     start = time.monotonic()
     progress(f"guest root filesystem ({SUITE} with {', '.join(PACKAGES)}): debootstrap, about 2–3 minutes")
     _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(tree), archive],
-         f"debootstrap of the guest root filesystem", 1800)
+         "debootstrap of the guest root filesystem", 1800)
     configure(tree, archive, security)
     progress(f"guest root filesystem: making the {DISK_SIZE} sparse disk image")
     _mkfs(tree, work / "disk.img", DISK_SIZE, "reprolab-root")

@@ -47,9 +47,10 @@ def test_build(client, tmp_path):
 def test_clean(client, tmp_path):
     with FaultyEngine([(f"GET {API}/containers/json", "close")]) as eng:
         proc = lab("clean", env={"DOCKER_HOST": eng.url})
+        where = eng.url
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lab.py: the Docker engine failed while running 'clean' ("), lines
+    assert len(lines) == 1 and lines[0].startswith(f"lab.py: the Docker engine at {where} failed while running 'clean' ("), lines
 
 
 def test_base_copy_to_a_remote_host(client, tmp_path):
