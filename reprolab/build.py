@@ -136,6 +136,17 @@ def build_target(client, target, base, progress=lambda msg: None, reuse=True, ti
     return ctx, build(client, ctx, lambda line: progress("  " + line), base.id if reuse else "", timeout)
 
 
+def sent_target(client, target, base, missing_reason=None):
+    """(context, Built) of an image built on another engine and sent to `client`: reused when it
+    arrived with the same content hash and base, else a failed build saying why it is not here."""
+    ctx = render.render(target.scenario, target.variant, target.recipe)
+    image_id = reusable(client, ctx, base.id)
+    if image_id:
+        return ctx, Built(True, image_id, 0.0, 0, 0, "sent from the lab's engine")
+    why = missing_reason or f"{ctx.tag} was not built on the lab's engine, so it was not sent here"
+    return ctx, Built(False, "", 0.0, 0, 0, why)
+
+
 def build_targets(client, targets, progress=lambda msg: None, reuse=True, local=True, source=None,
                   timeout=DEFAULT_TIMEOUT):
     """Each base made sure of once, then each target built in turn; yields a TargetBuild as each ends."""

@@ -66,6 +66,21 @@ def parser():
             c.add_argument("--junit", metavar="FILE", help="also write JUnit XML of the run")
             c.add_argument("--host", action="append", default=[], metavar="URL",
                            help="run on this engine (ssh://user@host, tcp://...); repeat for several hosts in parallel")
+            g = c.add_argument_group("kernel matrix (qemu guests; see README 'Other kernels')")
+            g.add_argument("--kernel", action="append", default=[], metavar="KERNEL",
+                           help="run in a guest of this kernel: a Debian suite (bullseye, bookworm, trixie, sid, "
+                                "bookworm-backports), a version (5.10, 6.1, 6.12, ...), a bzImage path, or 'host'; "
+                                "repeatable")
+            g.add_argument("--cgroup", action="append", default=[], choices=("v1", "v2"),
+                           help="cgroup layout of the guests (default v2); repeat for both")
+            g.add_argument("--kernel-modules", default="", metavar="DIR",
+                           help="for a bzImage path: the INSTALL_MOD_PATH holding lib/modules/RELEASE")
+            g.add_argument("--guest-memory", type=_positive, default=2048, metavar="MiB", help="memory per guest (default 2048)")
+            g.add_argument("--guest-cpus", type=_positive, default=2, metavar="N", help="CPUs per guest (default 2)")
+            g.add_argument("--guest-jobs", type=_positive, default=1, metavar="N",
+                           help="engines (guests and host) in use at once (default 1: races are timing-sensitive)")
+            g.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
+                           help="seconds for a guest's engine to answer (default 300)")
 
     cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)")
     cmp.add_argument("records", nargs="+", metavar="RECORD", help="record files or folders")
@@ -212,8 +227,10 @@ def cmd_run(args, argv):
     if not 0 < args.confidence < 1 or not 0 < args.max_rate < 1:
         raise UserError("--confidence and --max-rate must lie between 0 and 1")
     targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
-    if args.host:
+    if args.host or args.kernel:
         return _run_hosts(args, argv, targets)
+    if args.cgroup or args.kernel_modules:
+        raise UserError("--cgroup and --kernel-modules go with --kernel")
     from reprolab import engine, session
     client = engine.connect()
     s = _session(args, argv, client, targets, _progress)
@@ -229,12 +246,12 @@ def cmd_run(args, argv):
     return session.exit_code(rec, args.strict)
 
 
-def _session(args, argv, client, targets, progress, base_source=None):
+def _session(args, argv, client, targets, progress, base_source=None, host_extra=None, prebuilt=None):
     from reprolab import session
     return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
                            until_decided=args.until_decided, confidence=args.confidence,
                            max_rate=args.max_rate, jobs=args.jobs, base_source=base_source,
-                           build_timeout=args.build_timeout)
+                           build_timeout=args.build_timeout, host_extra=host_extra, prebuilt=prebuilt)
 
 
 def _write_junit(args, rec, suffix=""):
@@ -247,19 +264,26 @@ def _write_junit(args, rec, suffix=""):
 
 
 def _run_hosts(args, argv, targets):
-    """The same selection on several engines at once; one record per host."""
+    """The same selection on several engines at once (remote hosts, guests); one record per engine."""
     from reprolab import engine, hosts, session
-    try:
-        local = engine.connect()  # bases made here can be copied to engines that lack them
-    except LabError:
-        local = None
+    endpoints, stop, prebuilt = [hosts.Remote(u) for u in dict.fromkeys(args.host)], None, None
+    if args.kernel:
+        endpoints, stop, prebuilt = _guests(args, targets, endpoints)
+        local = engine.connect()
+    else:
+        try:
+            local = engine.connect()  # bases made here can be copied to engines that lack them
+        except LabError:
+            local = None
     outcome = hosts.run_on_hosts(
-        args.host, lambda client, progress: _session(args, argv, client, targets, progress, local),
-        _progress)  # Interrupted propagates: main() returns 130
+        endpoints, lambda client, progress, facts: _session(
+            args, argv, client, targets, progress, local, facts,
+            prebuilt if facts.get("guest") else None),
+        _progress, on_abort=stop or (lambda: None))  # Interrupted propagates: main() returns 130
     code = 0
-    for url in dict.fromkeys(args.host):
-        s, rec, error = outcome[url]
-        print(f"== {url}")
+    for ep in endpoints:
+        s, rec, error = outcome[ep.name]
+        print(f"== {ep.facts.get('host_label') or ep.name}")
         if error:
             print(f"error: {error}")
             if rec is not None:
@@ -270,6 +294,27 @@ def _run_hosts(args, argv, targets):
         _write_junit(args, s.record, suffix=s.run_id)
         code = max(code, 130 if s.record.get("interrupted") else session.exit_code(s.record, args.strict))
     return code
+
+
+def _guests(args, targets, endpoints):
+    """Resolve kernels (unknown ones fail here: nothing boots), check tools and memory, build every
+    image on the lab's engine; (endpoints, stop, {tag: why missing})."""
+    from reprolab import engine, guest, matrix
+    plan = matrix.Plan(args.kernel, args.cgroup, args.kernel_modules, _progress)
+    images, missing = {}, {}
+    if plan.guests:
+        guest.require_tools()
+        guest.check_memory(min(len(plan.guests), args.guest_jobs), args.guest_memory)
+        images, missing = matrix.images_for_guests(engine.connect(), targets, _progress, args.build_timeout)
+    shared = matrix.Endpoints(args.guest_jobs)
+    consoles = Path(args.results) / "logs" / "guests"
+    for kernel, cgroup in plan.entries:
+        if kernel == matrix.HOST:
+            endpoints.append(matrix.LocalEndpoint(shared))
+        else:
+            endpoints.append(matrix.GuestEndpoint(kernel, cgroup, images, engine.connect(), consoles, shared,
+                                                  args.guest_memory, args.guest_cpus, args.boot_timeout))
+    return endpoints, shared.stopped.set, missing
 
 
 def cmd_compare(args, argv):

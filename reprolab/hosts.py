@@ -1,4 +1,8 @@
-"""Run one selection on several engines in parallel (remote hosts over ssh:// or tcp://).
+"""Run one selection on several engines in parallel: remote hosts (ssh://, tcp://) and guests.
+
+An endpoint is anything with a `name`, `facts` (what the record says of it beyond the engine's own
+facts) and an `engine(progress)` context that yields a client and ends whatever it started: a remote
+URL here, a qemu guest in matrix.py. The session never learns which kind it talks to.
 
 Every host ends with a result: its session's record, or an error. A host that fails, whatever the
 exception, still gets a record (see Session.fail): one `error` entry for each target it did not
@@ -7,39 +11,53 @@ made (connect failed) gets a record of its own, made by calling the factory with
 """
 
 import threading
+from contextlib import contextmanager
 
 from reprolab import engine, session
 from reprolab.errors import Interrupted, LabError
 
 
-def run_on_hosts(urls, make_session, progress, connect=engine.connect):
-    """{url: (session or None, record or None, error text)}; each host writes its own record.
+class Remote:
+    """An engine someone else runs, reached by URL."""
 
-    make_session(client, progress) makes a host's session; with client None, a session that only
-    records the host's failure (it is never run).
+    def __init__(self, url, connect=engine.connect):
+        self.name, self.url, self._connect, self.facts = url, url, connect, {}
+
+    @contextmanager
+    def engine(self, progress):
+        yield self._connect(self.url), self.facts
+
+
+def run_on_hosts(endpoints, make_session, progress, connect=engine.connect, on_abort=lambda: None):
+    """{name: (session or None, record or None, error text)}; each endpoint writes its own record.
+
+    `endpoints` are URLs or endpoint objects. make_session(client, progress, facts) makes one
+    endpoint's session; with client None, a session that only records its failure (never run).
+    on_abort is called on an interrupt, before the sessions are aborted (guests stop booting).
     """
+    endpoints = [Remote(e, connect) if isinstance(e, str) else e for e in endpoints]
     out, threads = {}, []
     sessions = {}
 
-    def one(url):
-        prefix = lambda msg: progress(f"{_short(url)} {msg}")
+    def one(ep):
+        prefix = lambda msg: progress(f"{_short(ep.name)} {msg}")
         s = None
         try:
-            client = connect(url)
-            s = make_session(client, prefix)
-            sessions[url] = s
-            rec = s.run()
-            out[url] = (s, rec, "")
+            with ep.engine(prefix) as (client, facts):
+                s = make_session(client, prefix, facts)
+                sessions[ep.name] = s
+                rec = s.run()
+            out[ep.name] = (s, rec, "")
         except Interrupted:
-            out[url] = (s, None, "interrupted")
-        except Exception as exc:  # a host's thread must not end silently, whatever went wrong in it
+            out[ep.name] = (s, None, "interrupted")
+        except Exception as exc:  # an endpoint's thread must not end silently, whatever went wrong in it
             text = str(exc) if isinstance(exc, LabError) else f"{type(exc).__name__}: {exc}"
-            prefix(f"error: {text}")
-            s, rec = _record_failure(s, url, text, make_session, prefix)
-            out[url] = (s, rec, text)
+            prefix(f"error: {text.splitlines()[0] if text else ''}")
+            s, rec = _record_failure(s, ep, text, make_session, prefix)
+            out[ep.name] = (s, rec, text)
 
-    for url in urls:
-        th = threading.Thread(target=one, args=(url,), daemon=True)
+    for ep in endpoints:
+        th = threading.Thread(target=one, args=(ep,), daemon=True, name=f"endpoint {ep.name}")
         threads.append(th)
         th.start()
     try:
@@ -48,18 +66,19 @@ def run_on_hosts(urls, make_session, progress, connect=engine.connect):
                 while th.is_alive():
                     th.join(0.2)
     except Interrupted:
+        on_abort()
         for s in list(sessions.values()):
             s.abort()
         raise
     return out
 
 
-def _record_failure(s, url, text, make_session, progress):
-    """(session, record) keeping the host's failure; (s, None) when not even that can be written."""
+def _record_failure(s, ep, text, make_session, progress):
+    """(session, record) keeping the endpoint's failure; (s, None) when not even that can be written."""
     try:
         if s is None:
-            s = make_session(None, progress)
-        return s, s.fail(text, url)
+            s = make_session(None, progress, ep.facts)
+        return s, s.fail(text.split("\n", 1)[0], getattr(ep, "url", "") or ep.name)
     except Exception as exc:  # noqa: BLE001 - the failure is reported either way; the record is a bonus
         progress(f"error: no record of this host's failure ({type(exc).__name__}: {exc})")
         return s, None

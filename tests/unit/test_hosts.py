@@ -33,9 +33,9 @@ def connect_ok(url):
 def test_a_session_that_raises_anything_is_an_error_with_a_record():
     lines = []
     good, bad = FakeSession(), FakeSession(RuntimeError("boom"))
-    out = hosts.run_on_hosts(["tcp://a:1"], lambda c, p: good, lines.append, connect=connect_ok)
+    out = hosts.run_on_hosts(["tcp://a:1"], lambda c, p, f: good, lines.append, connect=connect_ok)
     assert out["tcp://a:1"] == (good, {"results": []}, "")
-    out = hosts.run_on_hosts(["tcp://b:2"], lambda c, p: bad, lines.append, connect=connect_ok)
+    out = hosts.run_on_hosts(["tcp://b:2"], lambda c, p, f: bad, lines.append, connect=connect_ok)
     assert out["tcp://b:2"] == (bad, {"failed": "RuntimeError: boom"}, "RuntimeError: boom")
     assert bad.failed == ("RuntimeError: boom", "tcp://b:2")
     assert "b:2 error: RuntimeError: boom" in lines
@@ -44,7 +44,7 @@ def test_a_session_that_raises_anything_is_an_error_with_a_record():
 def test_a_factory_that_raises_is_still_an_error_line():
     lines = []
 
-    def factory(client, progress):
+    def factory(client, progress, facts):
         raise RuntimeError("factory broke")
 
     out = hosts.run_on_hosts(["tcp://c:3"], factory, lines.append, connect=connect_ok)
@@ -57,7 +57,7 @@ def test_a_host_that_cannot_be_reached_gets_a_record_of_errors(tmp_path):
     def refuse(url):
         raise EngineError(f"no Docker engine answers at {url}")
 
-    def factory(client, progress):
+    def factory(client, progress, facts):
         return session.Session(client, targets(), tmp_path, ["lab.py", "run"], progress)
 
     out = hosts.run_on_hosts(["tcp://127.0.0.1:1"], factory, lambda msg: None, connect=refuse)

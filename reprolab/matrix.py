@@ -1,0 +1,140 @@
+"""The kernel matrix: each --kernel × --cgroup is a guest, an engine the lab starts itself.
+
+A guest endpoint boots its kernel (guest.py), waits for its engine, receives the images the lab's own
+engine built (transfer.py) and hands a client to the ordinary session, with the guest's facts for
+the record. Images are never built in a guest: the session there only reuses what was sent.
+"""
+
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from reprolab import engine, guest, kernels, qemu, transfer
+from reprolab.errors import UserError
+
+HOST = "host"
+
+
+class Plan:
+    """What the user asked for, resolved before anything boots: [(Kernel or HOST, cgroup)]."""
+
+    def __init__(self, specs, cgroups, modules="", progress=lambda msg: None):
+        cgroups = list(dict.fromkeys(cgroups or ["v2"]))
+        for cg in cgroups:
+            if cg not in qemu.CGROUPS:
+                raise UserError(f"--cgroup {cg}: choose v1 or v2")
+        self.entries = []
+        chosen = {}
+        for spec in dict.fromkeys(specs):
+            if spec == HOST:
+                self.entries.append((HOST, None))
+                continue
+            chosen[spec] = kernels.choose(spec, modules, progress)  # unknown names fail here, nothing booted
+        for spec, choice in chosen.items():
+            k = kernels.fetch(choice, progress)
+            for cg in cgroups:
+                self.entries.append((k, cg))
+
+    @property
+    def guests(self):
+        return [(k, cg) for k, cg in self.entries if k != HOST]
+
+
+class Endpoints:
+    """Shared by one run's endpoints: at most `jobs` engines in use at once, and who overlapped whom
+    (a race's rate can change when a guest runs beside it; the record says so)."""
+
+    def __init__(self, jobs=1):
+        self.slots = threading.Semaphore(jobs)
+        self.lock = threading.Lock()
+        self.active = {}  # name -> the list of names that ran beside it (its record holds the same list)
+        self.stopped = threading.Event()
+
+    @contextmanager
+    def slot(self, name, beside):
+        with self.slots:
+            with self.lock:
+                for other, their in self.active.items():
+                    their.append(name)
+                    beside.append(other)
+                self.active[name] = beside
+            try:
+                yield
+            finally:
+                with self.lock:
+                    self.active.pop(name, None)
+
+
+class LocalEndpoint:
+    """The lab's own engine as one column of the matrix (`--kernel host`)."""
+
+    def __init__(self, shared):
+        self.name, self.shared, self.facts = HOST, shared, {"ran_beside": []}
+
+    @contextmanager
+    def engine(self, progress):
+        with self.shared.slot(self.name, self.facts["ran_beside"]):
+            yield engine.connect(), self.facts
+
+
+class GuestEndpoint:
+    """A qemu guest of one kernel and cgroup layout, given the images the lab's engine built."""
+
+    def __init__(self, kernel, cgroup, images, source, console_dir, shared, memory_mb=2048, cpus=2,
+                 boot_timeout=guest.BOOT_TIMEOUT):
+        self.kernel, self.cgroup, self.images, self.source = kernel, cgroup, images, source
+        self.name = f"{kernel.spec}/{cgroup}"
+        self.console = Path(console_dir) / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-" \
+                                           f"{kernel.release}-{cgroup}.console.log"
+        self.shared, self.memory_mb, self.cpus, self.boot_timeout = shared, memory_mb, cpus, boot_timeout
+        self.facts = {"host_label": f"guest {kernel.release} {cgroup}", "guest": {
+            "kernel_spec": kernel.spec, "kernel_release": kernel.release, "kernel_origin": kernel.origin,
+            "cgroup": cgroup, "memory_mb": memory_mb, "cpus": cpus, "console_log": str(self.console), "ran_beside": []}}
+
+    @contextmanager
+    def engine(self, progress):
+        g = self.facts["guest"]
+        with self.shared.slot(self.name, g["ran_beside"]):
+            accel, why = guest.accelerator(self.kernel.image, progress)
+            g.update(accel=accel, accel_reason=why, qemu=guest.qemu_version())
+            try:
+                with guest.booted(self.kernel, self.cgroup, self.console, self.memory_mb, self.cpus, accel,
+                                  progress, boot_timeout=self.boot_timeout,
+                                  stop=self.shared.stopped.is_set) as vm:
+                    g["boot_seconds"] = vm.boot_seconds
+                    progress(f"engine answers after {vm.boot_seconds:.0f} s")
+                    client = engine.connect(vm.url)
+                    todo = transfer.missing(client, self.images)
+                    progress(f"transfer: {len(todo)} image(s) from the lab's engine")
+                    seconds, sent = transfer.copy(self.source, client, todo, progress)
+                    g.update(transfer_seconds=seconds, transfer_bytes=sent, images_transferred=len(todo))
+                    progress(f"transfer: {sent >> 20} MiB in {seconds:.0f} s")
+                    yield client, self.facts
+            except BaseException:
+                g["console_tail"] = _tail(self.console)
+                raise
+
+
+def _tail(path, lines=40):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").replace("\r", "").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def images_for_guests(local, targets, progress=lambda msg: None, timeout=None):
+    """Build every target on the lab's own engine: ({tag or base: image id} to send, {tag: why missing})."""
+    from reprolab import bases, build
+    images, missing = {}, {}
+    kwargs = {"timeout": timeout} if timeout else {}
+    for tb in build.build_targets(local, targets, progress, **kwargs):
+        if tb.built is not None and tb.built.ok:
+            images[tb.tag] = tb.built.image_id
+            base_id = bases.image_id(local, tb.target.recipe.base)
+            if base_id:
+                images[tb.target.recipe.base] = base_id
+        else:
+            why = tb.skipped or (tb.built.log_tail.splitlines() or ["build failed"])[-1]
+            missing[tb.tag] = f"the image did not build on the lab's engine, so no guest has it: {why[:300]}"
+    return images, missing
