@@ -62,10 +62,17 @@ def parser():
             c.add_argument("--host", action="append", default=[], metavar="URL",
                            help="run on this engine (ssh://user@host, tcp://...); repeat for several hosts in parallel")
 
-    cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)")
+    from reprolab.compare import RULE
+    cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)",
+                         description=f"Rows are scenario × variant × suite; * marks a row whose outcomes "
+                                     f"differ: {RULE}. Builds of one kernel release "
+                                     f"(same x.y.z, e.g. 6.18.44-fc-v657 and 6.18.44-fc-v782) are adjacent "
+                                     f"columns with --by kernel and one column with --by release.")
     cmp.add_argument("records", nargs="+", metavar="RECORD", help="record files or folders")
-    cmp.add_argument("--by", default="kernel", choices=("kernel", "host", "suite", "run", "cgroup"))
-    cmp.add_argument("--only-diff", action="store_true", help="only rows whose cells differ")
+    cmp.add_argument("--by", default="kernel", choices=("kernel", "release", "host", "suite", "run", "cgroup"),
+                     help="columns: kernel (default), release (kernel builds of one x.y.z merged), host, "
+                          "suite, run, cgroup")
+    cmp.add_argument("--only-diff", action="store_true", help="only rows whose outcomes differ (rule above)")
     cmp.add_argument("--format", default="simple", help="tabulate table format (github for issues)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
@@ -237,7 +244,7 @@ def cmd_compare(args, argv):
             print(json.dumps(compare.as_json(records, args.by, args.only_diff), indent=1))
         else:
             print(compare.render(records, args.by, args.only_diff, args.format))
-            print(f"{len(records)} record(s) compared by {args.by}; * marks a row whose cells differ")
+            print(compare.closing(records, args.by))
     return 2 if problems else 0
 
 
