@@ -1,4 +1,9 @@
-"""The verdict line: the reproducer's last word, the only thing the harness reads from its output."""
+"""The verdict line: the reproducer's last word, the only thing the harness reads from its output.
+
+Contract: stdout holds exactly one line starting with PREFIX. None is `error` (no verdict); two or
+more are `error` too, naming the first two: a second verdict means the reproducer (or a child it
+forked) decided twice, and picking either would report an outcome nobody checked.
+"""
 
 import json
 
@@ -16,12 +21,16 @@ class Verdict:
 
 
 def parse(stdout):
-    """(Verdict, None) from the last verdict line of `stdout`, or (None, why there is none)."""
-    lines = [ln for ln in stdout.splitlines() if ln.startswith(PREFIX)]
+    """(Verdict, None) from the one verdict line of `stdout`, or (None, why there is none)."""
+    lines = [(n, ln) for n, ln in enumerate(stdout.splitlines(), 1) if ln.startswith(PREFIX)]
     if not lines:
         return None, "no verdict line (REPROLAB-RESULT {...}) on stdout"
-    line = lines[-1]
-    if len(line) > MAX_LINE:
+    if len(lines) > 1:
+        (n1, l1), (n2, l2) = lines[:2]
+        return None, (f"{len(lines)} verdict lines on stdout, a reproducer prints exactly one: "
+                      f"line {n1} {_short(l1)} and line {n2} {_short(l2)}")
+    line = lines[0][1]
+    if len(line.encode("utf-8", "surrogateescape")) > MAX_LINE:
         return None, f"verdict line longer than {MAX_LINE} bytes"
     try:
         data = json.loads(line[len(PREFIX):])
@@ -42,3 +51,7 @@ def parse(stdout):
     if unknown:
         return None, f"verdict has unknown keys: {', '.join(sorted(unknown))}"
     return Verdict(outcome, attempts, evidence, versions), None
+
+
+def _short(line, limit=120):
+    return repr(line if len(line) <= limit else line[:limit] + "…")

@@ -1,13 +1,38 @@
 from reprolab import verdict
 
 
-def test_last_verdict_line_wins():
-    out = ('noise\nREPROLAB-RESULT {"outcome": "error", "attempts": 0}\n'
-           'more\nREPROLAB-RESULT {"outcome": "reproduced", "attempts": 3, "evidence": {"inodes": [1]}, '
-           '"versions": {"go": "go1.19"}}\n')
+def test_one_verdict_line():
+    out = ('noise\nmore\nREPROLAB-RESULT {"outcome": "reproduced", "attempts": 3, "evidence": {"inodes": [1]}, '
+           '"versions": {"go": "go1.19"}}\ntrailing output\n')
     v, why = verdict.parse(out)
     assert why is None
     assert (v.outcome, v.attempts, v.evidence, v.versions) == ("reproduced", 3, {"inodes": [1]}, {"go": "go1.19"})
+
+
+def test_two_verdict_lines_are_an_error_naming_both():
+    out = ('noise\nREPROLAB-RESULT {"outcome": "error", "attempts": 0}\n'
+           'more\nREPROLAB-RESULT {"outcome": "reproduced", "attempts": 3}\n'
+           'REPROLAB-RESULT {"outcome": "reproduced", "attempts": 4}\n')
+    assert verdict.parse(out) == (None, (
+        "3 verdict lines on stdout, a reproducer prints exactly one: "
+        "line 2 'REPROLAB-RESULT {\"outcome\": \"error\", \"attempts\": 0}' and "
+        "line 4 'REPROLAB-RESULT {\"outcome\": \"reproduced\", \"attempts\": 3}'"))
+
+
+def test_long_verdict_lines_are_named_shortly():
+    line = 'REPROLAB-RESULT {"outcome": "reproduced", "evidence": {"x": "' + "a" * 500 + '"}}'
+    v, why = verdict.parse(line + "\n" + line + "\n")
+    assert v is None and why.count("a" * 40 + "…'") == 2 and len(why) < 400
+
+
+def test_max_line_counts_bytes():
+    # 'é' is two bytes in UTF-8: fewer than MAX_LINE characters, more than MAX_LINE bytes
+    pad = "é" * (verdict.MAX_LINE // 2)
+    line = 'REPROLAB-RESULT {"outcome": "reproduced", "evidence": {"x": "' + pad + '"}}'
+    assert len(line) < verdict.MAX_LINE < len(line.encode())
+    assert verdict.parse(line) == (None, f"verdict line longer than {verdict.MAX_LINE} bytes")
+    ascii_line = 'REPROLAB-RESULT {"outcome": "reproduced", "evidence": {"x": "' + "a" * (verdict.MAX_LINE - 200) + '"}}'
+    assert verdict.parse(ascii_line)[1] is None
 
 
 def test_missing_line():
@@ -38,3 +63,25 @@ def test_bad_attempts_and_keys():
         "verdict has unknown keys: extra"
     assert verdict.parse('REPROLAB-RESULT {"outcome": "reproduced", "evidence": []}')[1] == \
         "verdict evidence and versions must be JSON objects"
+
+
+class FakeContainer:
+    """Only the stdout log stream of a container (pure logic of the bounded read)."""
+
+    def __init__(self, chunks):
+        self.chunks, self.asked = chunks, []
+
+    def logs(self, **kw):
+        self.asked.append(kw)
+        return iter(self.chunks)
+
+
+def test_stdout_is_read_whole_up_to_the_bound():
+    from reprolab import execute
+    lines = [b'REPROLAB-RESULT {"outcome": "reproduced"}\n'] + [b"line %d\n" % i for i in range(5000)]
+    c = FakeContainer(lines)
+    text, truncated = execute.read_stdout(c)
+    assert not truncated and verdict.parse(text)[0].outcome == "reproduced"
+    assert c.asked == [{"stdout": True, "stderr": False, "stream": True, "follow": False}]
+    text, truncated = execute.read_stdout(FakeContainer([b"abc\nREPROLAB-RESULT {", b'"outcome"}\n']), limit=10)
+    assert truncated and text == "abc\n"  # the cut line is dropped, not parsed
