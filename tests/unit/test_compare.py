@@ -9,7 +9,7 @@ from reprolab import compare, junit, record, stats
 
 
 def rec(run_id, kernel, outcomes, host="h1", suite="bookworm"):
-    return {"kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": run_id,
+    return {"kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": run_id, "started": "x",
             "host": {"kernel": kernel, "hostname": host, "host_label": host, "cgroup": "v2"},
             "results": [{"scenario": "s", "variant": v, "suite": suite, "outcome": o, "expected": "reproduced",
                          "match": "yes" if o == "reproduced" else "no", "model": v == "m", "seconds": 1.0,
@@ -132,9 +132,13 @@ def test_bad_records_are_named_and_the_rest_compared(tmp_path):
     (tmp_path / "corrupt.json").write_text("{")
     (tmp_path / "foreign.json").write_text('{"tests": 3}')
     (tmp_path / "future.json").write_text(json.dumps(dict(rec("b", "6.1", []), schema_version=2)))
+    incomplete = rec("c", "6.1", [("v", "reproduced")])
+    del incomplete["results"][0]["outcome"]
+    (tmp_path / "incomplete.json").write_text(json.dumps(incomplete))
     records, problems = compare.load_many([tmp_path])
     assert [r["run_id"] for r in records] == ["a"]
-    assert len(problems) == 3
+    assert len(problems) == 4
+    assert f"{tmp_path}/incomplete.json: results[0].outcome: missing; repair the record or remove it" in problems
     assert any(p.startswith(f"{tmp_path}/corrupt.json: not a JSON record") for p in problems)
     assert any(p.startswith(f"{tmp_path}/foreign.json: not a reprolab run record") for p in problems)
     assert any(p.startswith(f"{tmp_path}/future.json: record schema version 2") for p in problems)
