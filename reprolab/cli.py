@@ -13,7 +13,16 @@ from reprolab import bases, catalog, engine, record, render, selection, session,
 from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
 from reprolab.scenario import SUITES
 
-ROOT = Path(__file__).resolve().parent.parent
+# A checkout (lab.py beside the package) keeps its scenarios/ and results/ at its root; an installed
+# `reprolab` command has none and works on the current directory's.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+ROOT = _CHECKOUT if (_CHECKOUT / "lab.py").is_file() else Path.cwd()
+
+
+def _default_dir(name):
+    """./NAME of the current directory when it exists, else the checkout's NAME (or ./NAME)."""
+    here = Path.cwd() / name
+    return str(here if here.is_dir() else ROOT / name)
 
 
 def _err(msg):
@@ -26,10 +35,10 @@ def _progress(msg):
 
 def parser():
     p = argparse.ArgumentParser(prog="lab.py", description="reprolab: reproduce low-level Linux and container-runtime bugs in Docker.")
-    p.add_argument("--scenarios", default=os.environ.get("REPROLAB_SCENARIOS", str(ROOT / "scenarios")),
-                   help="folder of scenario YAML files (default: scenarios/)")
-    p.add_argument("--results", default=os.environ.get("REPROLAB_RESULTS", str(ROOT / "results")),
-                   help="folder of run records (default: results/)")
+    p.add_argument("--scenarios", default=os.environ.get("REPROLAB_SCENARIOS") or _default_dir("scenarios"),
+                   help="folder of scenario YAML files (default: ./scenarios, else the checkout's scenarios/)")
+    p.add_argument("--results", default=os.environ.get("REPROLAB_RESULTS") or _default_dir("results"),
+                   help="folder of run records (default: ./results, else the checkout's results/)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -86,6 +95,9 @@ def parser():
     comp = sub.add_parser("compose", help="write docker-compose.yml and compose/*.Dockerfile from the scenarios")
     comp.add_argument("--check", action="store_true", help="only report whether the committed files are stale")
     comp.add_argument("-o", "--output", metavar="FILE", help="write only the compose file, to FILE")
+    for command in sub.choices.values():  # also after the command: `reprolab validate --scenarios DIR`
+        command.add_argument("--scenarios", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("--results", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 

@@ -15,7 +15,10 @@ from pathlib import Path
 import jinja2
 import yaml
 
-IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+# Installed, the templates are package data (reprolab/images, mapped from images/ by pyproject.toml);
+# in a checkout they are read from images/ itself, the one copy.
+_PACKAGE = Path(__file__).resolve().parent
+IMAGES_DIR = _PACKAGE / "images" if (_PACKAGE / "images" / "Dockerfile.j2").is_file() else _PACKAGE.parent / "images"
 LABEL_PREFIX = "org.reprolab"
 
 
