@@ -26,10 +26,16 @@ def test_hostile_env_values_reach_the_build_byte_for_byte(client, tmp_path):
     proc = lab("--scenarios", str(scenarios), "build", "hostile-env")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     tag = "reprolab/hostile-env:v-bookworm"
+    # run(remove=True) reads a following log stream after removing the container and may return
+    # nothing for a container this quick: wait, read, then remove
+    container = client.containers.run(tag, network_mode="none", detach=True,
+                                      labels={f"{render.LABEL_PREFIX}.test": "hostile-env"})
     try:
-        out = client.containers.run(tag, network_mode="none", remove=True,
-                                    labels={f"{render.LABEL_PREFIX}.test": "hostile-env"})
+        container.wait(timeout=60)
+        out = container.logs(stdout=True, stderr=False)
     finally:
+        container.remove(force=True)
         client.images.remove(tag, force=True)
-    seen = dict(item.split(b"=", 1) for item in out.split(b"\0") if item)
+    seen = dict(item.split(b"=", 1) for item in out.split(b"\0") if b"=" in item)
+    assert seen, out[:500]
     assert {k: seen.get(k.encode()) for k, _ in HOSTILE_ENV} == {k: v.encode("utf-8") for k, v in HOSTILE_ENV}
