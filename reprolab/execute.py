@@ -58,13 +58,13 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
                              seconds=seconds, forensics=snap)
         exit_code = status.get("StatusCode")
         _save_log(container, log_path)
-        stdout, truncated = read_stdout(container)
+        # The saved log interleaves stdout and stderr, and docker-py's public API drops the frame
+        # headers that tell them apart, so the verdict comes from a second, stdout-only pass over the
+        # engine's log, read to its end (scan keeps only verdict lines): no tail to fall out of.
+        v, why = verdict.scan(container.logs(stdout=True, stderr=False, stream=True, follow=False))
         container.reload()
         state = container.attrs.get("State", {})
-        v, why = verdict.parse(stdout)
         if v is None:
-            if truncated and why.startswith("no verdict"):
-                why += f" (stdout kept up to its first {LOG_LIMIT} bytes)"
             if state.get("OOMKilled"):
                 why = f"killed by the OOM killer (memory limit {opts.get('mem_limit')}); " + why
             elif exit_code:
@@ -112,27 +112,6 @@ def _kill(container):
         container.wait(timeout=30)
     except (docker.errors.APIError, requests.exceptions.RequestException):
         pass
-
-
-def read_stdout(container, limit=LOG_LIMIT):
-    """(text, truncated): the container's stdout alone, its first `limit` bytes, for the verdict.
-
-    The saved log interleaves stdout and stderr in the order a reader wants, and docker-py's public
-    API drops the frame headers that say which stream a chunk came from, so the verdict is read from
-    a second, stdout-only pass over the engine's log, bounded like the log file. A partial last line
-    cut by the bound is dropped rather than parsed."""
-    kept, size, truncated = [], 0, False
-    for chunk in container.logs(stdout=True, stderr=False, stream=True, follow=False):
-        if size + len(chunk) > limit:
-            kept.append(chunk[: limit - size])
-            truncated = True
-            break
-        kept.append(chunk)
-        size += len(chunk)
-    data = b"".join(kept)
-    if truncated:
-        data = data[: data.rfind(b"\n") + 1]
-    return data.decode("utf-8", "replace"), truncated
 
 
 def _save_log(container, log_path):

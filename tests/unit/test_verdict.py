@@ -65,23 +65,25 @@ def test_bad_attempts_and_keys():
         "verdict evidence and versions must be JSON objects"
 
 
-class FakeContainer:
-    """Only the stdout log stream of a container (pure logic of the bounded read)."""
+def test_scan_reads_byte_chunks_to_their_end():
+    lines = [b"x" * 100 + b"\n"] * 100_000 + [b'REPROLAB-RESULT {"outcome": "reproduced"}\n'] + [b"after\n"] * 1000
+    v, why = verdict.scan(iter(lines))  # 10 MB before the verdict, 1000 lines after it
+    assert why is None and v.outcome == "reproduced"
+    # a verdict split across chunks, a last line without a newline, CRLF endings
+    assert verdict.scan([b"noise\nREPROLAB-RES", b'ULT {"outcome": "not-', b'reproduced"}'])[0].outcome == "not-reproduced"
+    assert verdict.scan([b'REPROLAB-RESULT {"outcome": "skipped"}\r\n'])[0].outcome == "skipped"
+    assert verdict.scan([b"REPROLAB-", b"RESULTS are not verdicts\n"]) == \
+        (None, "no verdict line (REPROLAB-RESULT {...}) on stdout")
 
-    def __init__(self, chunks):
-        self.chunks, self.asked = chunks, []
 
-    def logs(self, **kw):
-        self.asked.append(kw)
-        return iter(self.chunks)
+def test_scan_counts_every_verdict_line_and_names_the_first_two():
+    chunks = [b"a\n", b'REPROLAB-RESULT {"n": 1}\n', b"b\n" * 3, b'REPROLAB-RESULT {"n": 2}\n'] + \
+        [b'REPROLAB-RESULT {"n": 3}\n'] * 5
+    assert verdict.scan(chunks) == (None, (
+        "7 verdict lines on stdout, a reproducer prints exactly one: "
+        "line 2 'REPROLAB-RESULT {\"n\": 1}' and line 6 'REPROLAB-RESULT {\"n\": 2}'"))
 
 
-def test_stdout_is_read_whole_up_to_the_bound():
-    from reprolab import execute
-    lines = [b'REPROLAB-RESULT {"outcome": "reproduced"}\n'] + [b"line %d\n" % i for i in range(5000)]
-    c = FakeContainer(lines)
-    text, truncated = execute.read_stdout(c)
-    assert not truncated and verdict.parse(text)[0].outcome == "reproduced"
-    assert c.asked == [{"stdout": True, "stderr": False, "stream": True, "follow": False}]
-    text, truncated = execute.read_stdout(FakeContainer([b"abc\nREPROLAB-RESULT {", b'"outcome"}\n']), limit=10)
-    assert truncated and text == "abc\n"  # the cut line is dropped, not parsed
+def test_scan_cuts_an_endless_verdict_line():
+    chunks = [b"REPROLAB-RESULT {"] + [b"a" * 65536] * 100 + [b"}\n"]
+    assert verdict.scan(chunks) == (None, f"verdict line longer than {verdict.MAX_LINE} bytes")
