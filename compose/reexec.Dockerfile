@@ -16,6 +16,6 @@ FROM debian:bookworm
 ENV DEBIAN_FRONTEND=noninteractive
 COPY images/entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="reexec" org.reprolab.variant="reexec-namespaces" org.reprolab.suite="bookworm" org.reprolab.content-hash="7db9b6bad2cd6087"
+LABEL org.reprolab.scenario="reexec" org.reprolab.variant="reexec-namespaces" org.reprolab.suite="bookworm" org.reprolab.content-hash="278f43116e99d08f"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/reexec-repro", "--mode", "reexec-namespaces"]

@@ -17,6 +17,6 @@ FROM debian:bookworm
 ENV DEBIAN_FRONTEND=noninteractive
 COPY images/entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="rmtree-cloexec-leak" org.reprolab.variant="model-go1.12-openat" org.reprolab.suite="bookworm" org.reprolab.content-hash="9da5efed4052bc93"
+LABEL org.reprolab.scenario="rmtree-cloexec-leak" org.reprolab.variant="model-go1.12-openat" org.reprolab.suite="bookworm" org.reprolab.content-hash="3980cb76e3935bf5"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/repro", "go", "--mode", "openat-no-cloexec"]

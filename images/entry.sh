@@ -6,7 +6,7 @@
 # so remount them read-write as --privileged would.
 #
 # REPROLAB_EXPECT=<outcome> (set by docker-compose.yml): after the reproducer ends, exit 0 when its
-# verdict's outcome is the expected one, 1 when it differs, 2 when there is no verdict line, so that
+# verdict's outcome is the expected one, 1 when it differs, 2 unless there is exactly one verdict line, so that
 # `docker compose up --exit-code-from` tells the outcome. The lab itself never sets it.
 if [ "${REPROLAB_REMOUNT:-0}" = 1 ]; then
     # A plain remount of a v1 cgroup mount fails with EBUSY; a bind remount changes only the
@@ -23,7 +23,9 @@ if [ -z "${REPROLAB_EXPECT:-}" ]; then
 fi
 out=$(mktemp)
 "$@" | tee "$out"
-outcome=$(grep '^REPROLAB-RESULT ' "$out" | tail -n 1 | sed -n 's/.*"outcome": *"\([a-z-]*\)".*/\1/p')
+outcome=
+[ "$(grep -c '^REPROLAB-RESULT ' "$out")" = 1 ] &&
+    outcome=$(grep '^REPROLAB-RESULT ' "$out" | sed -n 's/.*"outcome": *"\([a-z-]*\)".*/\1/p')
 rm -f "$out"
 [ -n "$outcome" ] || exit 2
 [ "$outcome" = "$REPROLAB_EXPECT" ] || exit 1

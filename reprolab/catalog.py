@@ -14,10 +14,18 @@ SCHEMA_NAME = "schema.json"
 _SCHEMA = None
 
 
+def schema_path():
+    """Installed: the package's copy (reprolab/scenarios/schema.json, mapped from scenarios/ by
+    pyproject.toml); in a checkout: scenarios/schema.json itself, the one copy."""
+    package = Path(__file__).resolve().parent
+    installed = package / "scenarios" / SCHEMA_NAME
+    return installed if installed.is_file() else package.parent / "scenarios" / SCHEMA_NAME
+
+
 def schema():
     global _SCHEMA
     if _SCHEMA is None:
-        path = Path(__file__).resolve().parent.parent / "scenarios" / SCHEMA_NAME
+        path = schema_path()
         _SCHEMA = json.loads(path.read_text())
     return _SCHEMA
 

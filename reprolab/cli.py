@@ -15,7 +15,16 @@ from reprolab import catalog, record, selection, table
 from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
 from reprolab.scenario import SUITES
 
-ROOT = Path(__file__).resolve().parent.parent
+# A checkout (lab.py beside the package) keeps its scenarios/ and results/ at its root; an installed
+# `reprolab` command has none and works on the current directory's.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+ROOT = _CHECKOUT if (_CHECKOUT / "lab.py").is_file() else Path.cwd()
+
+
+def _default_dir(name):
+    """./NAME of the current directory when it exists, else the checkout's NAME (or ./NAME)."""
+    here = Path.cwd() / name
+    return str(here if here.is_dir() else ROOT / name)
 
 
 def _err(msg):
@@ -28,10 +37,10 @@ def _progress(msg):
 
 def parser():
     p = argparse.ArgumentParser(prog="lab.py", description="reprolab: reproduce low-level Linux and container-runtime bugs in Docker.")
-    p.add_argument("--scenarios", default=os.environ.get("REPROLAB_SCENARIOS", str(ROOT / "scenarios")),
-                   help="folder of scenario YAML files (default: scenarios/)")
-    p.add_argument("--results", default=os.environ.get("REPROLAB_RESULTS", str(ROOT / "results")),
-                   help="folder of run records (default: results/)")
+    p.add_argument("--scenarios", default=os.environ.get("REPROLAB_SCENARIOS") or _default_dir("scenarios"),
+                   help="folder of scenario YAML files (default: ./scenarios, else the checkout's scenarios/)")
+    p.add_argument("--results", default=os.environ.get("REPROLAB_RESULTS") or _default_dir("results"),
+                   help="folder of run records (default: ./results, else the checkout's results/)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -82,10 +91,17 @@ def parser():
             g.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
                            help="seconds for a guest's engine to answer (default 300)")
 
-    cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)")
+    from reprolab.compare import RULE
+    cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)",
+                         description=f"Rows are scenario × variant × suite; * marks a row whose outcomes "
+                                     f"differ: {RULE}. Builds of one kernel release "
+                                     f"(same x.y.z, e.g. 6.18.44-fc-v657 and 6.18.44-fc-v782) are adjacent "
+                                     f"columns with --by kernel and one column with --by release.")
     cmp.add_argument("records", nargs="+", metavar="RECORD", help="record files or folders")
-    cmp.add_argument("--by", default="kernel", choices=("kernel", "host", "suite", "run", "cgroup"))
-    cmp.add_argument("--only-diff", action="store_true", help="only rows whose cells differ")
+    cmp.add_argument("--by", default="kernel", choices=("kernel", "release", "host", "suite", "run", "cgroup"),
+                     help="columns: kernel (default), release (kernel builds of one x.y.z merged), host, "
+                          "suite, run, cgroup")
+    cmp.add_argument("--only-diff", action="store_true", help="only rows whose outcomes differ (rule above)")
     cmp.add_argument("--format", default="simple", help="tabulate table format (github for issues)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
@@ -107,6 +123,9 @@ def parser():
     comp = sub.add_parser("compose", help="write docker-compose.yml and compose/*.Dockerfile from the scenarios")
     comp.add_argument("--check", action="store_true", help="only report whether the committed files are stale")
     comp.add_argument("-o", "--output", metavar="FILE", help="write only the compose file, to FILE")
+    for command in sub.choices.values():  # also after the command: `reprolab validate --scenarios DIR`
+        command.add_argument("--scenarios", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("--results", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 
@@ -328,7 +347,7 @@ def cmd_compare(args, argv):
             print(json.dumps(compare.as_json(records, args.by, args.only_diff), indent=1))
         else:
             print(compare.render(records, args.by, args.only_diff, args.format))
-            print(f"{len(records)} record(s) compared by {args.by}; * marks a row whose cells differ")
+            print(compare.closing(records, args.by))
     return 2 if problems else 0
 
 

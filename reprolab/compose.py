@@ -45,7 +45,9 @@ def service(scenario):
     svc["mem_limit"] = opts["mem_limit"]
     svc["memswap_limit"] = opts["memswap_limit"]
     svc["pids_limit"] = opts["pids_limit"]
-    svc["environment"] = dict(opts.get("environment", {}), REPROLAB_EXPECT=v.expect)
+    # compose interpolates `$` in the file; `$$` is its literal dollar
+    svc["environment"] = {k: str(val).replace("$", "$$")
+                          for k, val in dict(opts.get("environment", {}), REPROLAB_EXPECT=v.expect).items()}
     svc["labels"] = {k: v for k, v in opts["labels"].items() if k != labels.RUN}
     return svc
 

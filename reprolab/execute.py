@@ -62,10 +62,12 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
                              seconds=seconds, forensics=snap)
         exit_code = status.get("StatusCode")
         _save_log(container, log_path)
-        stdout = container.logs(stdout=True, stderr=False, tail=200).decode("utf-8", "replace")
+        # The saved log interleaves stdout and stderr, and docker-py's public API drops the frame
+        # headers that tell them apart, so the verdict comes from a second, stdout-only pass over the
+        # engine's log, read to its end (scan keeps only verdict lines): no tail to fall out of.
+        v, why = verdict.scan(container.logs(stdout=True, stderr=False, stream=True, follow=False))
         container.reload()
         state = container.attrs.get("State", {})
-        v, why = verdict.parse(stdout)
         if v is None:
             if state.get("OOMKilled"):
                 why = f"killed by the OOM killer (memory limit {opts.get('mem_limit')}); " + why

@@ -1,5 +1,6 @@
 """Run records: one JSON file per run, written atomically, never overwriting another run."""
 
+import functools
 import json
 import os
 import secrets
@@ -7,6 +8,8 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+
+import jsonschema
 
 from reprolab.errors import RecordError
 
@@ -96,9 +99,46 @@ def load(path):
     if data.get("schema_version") != SCHEMA_VERSION:
         raise RecordError(f"{path}: record schema version {data.get('schema_version')!r}; this lab reads "
                           f"version {SCHEMA_VERSION}")
-    if not isinstance(data.get("results"), list) or not isinstance(data.get("host"), dict):
-        raise RecordError(f"{path}: record lacks its results list or host facts")
+    problems = schema_problems(data)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise RecordError(f"{path}: {'; '.join(problems[:3])}{more}; repair the record or remove it")
     return data
+
+
+SCHEMA_FILE = Path(__file__).resolve().parent / "record.schema.json"
+
+
+@functools.lru_cache(maxsize=None)
+def _validator():
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
+def schema_problems(data):
+    """Every way `data` breaks record.schema.json, each as `field path: what is wrong`, in path order."""
+    found = []
+    for err in _validator().iter_errors(data):
+        where = list(err.absolute_path)
+        if err.validator == "required":
+            missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
+            found += [(where + [k], "missing") for k in missing]
+        elif err.validator == "type":
+            want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
+            found.append((where, f"{err.instance!r:.60} is not of type {want}"))
+        elif err.validator == "enum":
+            found.append((where, f"{err.instance!r:.60} is not one of {', '.join(map(str, err.validator_value))}"))
+        else:
+            found.append((where, err.message[:120]))
+    found.sort(key=lambda item: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in item[0]])
+    return [f"{_field(where)}: {what}" for where, what in found]
+
+
+def _field(parts):
+    """`results[3].outcome` from ['results', 3, 'outcome']; `(record)` for the top level."""
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text or "(record)"
 
 
 def find(results_dir, which=None):

@@ -1,7 +1,8 @@
 """Pure rendering: (scenario, variant, recipe) → a build context (Dockerfile and files), no engine.
 
-Every value from YAML reaches the Dockerfile either as JSON (exec-form RUN/CMD, ENV, LABEL) or after
-the schema checked it against Debian's package-name grammar, so no YAML string is parsed by a shell.
+Every value from YAML reaches the Dockerfile as JSON (exec-form RUN/CMD, which Docker parses as JSON),
+as a Docker-quoted word (ENV, LABEL: see docker_quote), or after the schema checked it against Debian's
+package-name grammar, so no YAML string is parsed by a shell or expanded by Docker.
 """
 
 import hashlib
@@ -16,7 +17,10 @@ import yaml
 
 from reprolab import labels as lab_labels
 
-IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+# Installed, the templates are package data (reprolab/images, mapped from images/ by pyproject.toml);
+# in a checkout they are read from images/ itself, the one copy.
+_PACKAGE = Path(__file__).resolve().parent
+IMAGES_DIR = _PACKAGE / "images" if (_PACKAGE / "images" / "Dockerfile.j2").is_file() else _PACKAGE.parent / "images"
 LABEL_PREFIX = lab_labels.PREFIX
 
 
@@ -53,8 +57,19 @@ def toolchain(images_dir=IMAGES_DIR):
     return tuple(yaml.safe_load((Path(images_dir) / "toolchain.yaml").read_text())["packages"])
 
 
+def docker_quote(value):
+    """`value` as one double-quoted word of a Dockerfile ENV or LABEL instruction, read back byte for
+    byte. Docker does not read these as JSON (`tojson` left `$HOME` to expansion and `\\u0026`
+    literal): inside double quotes it expands `$`, and a backslash escapes `"`, `$` and itself. A
+    newline would end the instruction; the schema refuses it, and so does this function."""
+    value = str(value)
+    if "\n" in value or "\0" in value:
+        raise ValueError(f"{value!r}: a Dockerfile word cannot hold a newline or NUL")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
 def environment(images_dir=IMAGES_DIR):
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(images_dir)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -62,6 +77,8 @@ def environment(images_dir=IMAGES_DIR):
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["docker_quote"] = docker_quote
+    return env
 
 
 def source_files(source_dir):

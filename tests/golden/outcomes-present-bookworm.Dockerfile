@@ -13,6 +13,6 @@ FROM debian:bookworm
 ENV DEBIAN_FRONTEND=noninteractive
 COPY entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="outcomes" org.reprolab.variant="present" org.reprolab.suite="bookworm" org.reprolab.content-hash="f1c0689d20366a61"
+LABEL org.reprolab.scenario="outcomes" org.reprolab.variant="present" org.reprolab.suite="bookworm" org.reprolab.content-hash="1d700e73821e7eed"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/fixture", "probe", "/etc/debian_version"]

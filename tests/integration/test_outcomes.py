@@ -118,3 +118,23 @@ def test_repeat_jobs_and_until_decided(client, tmp_path):
     assert proc.returncode == 0
     assert len(record.load(record.find(tmp_path / "u"))["results"]) == 1
     assert "decided after 1 run(s): 1/1" in proc.stderr
+
+
+def test_verdict_edges_for_real(client, tmp_path):
+    """A verdict followed by 1000 lines is still read; two verdicts, or one on stderr only, are errors."""
+    results = tmp_path / "results"
+    proc = lab("--scenarios", str(FIXTURES / "verdict-edges"), "--results", str(results), "run", "verdicts")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rec = record.load(record.list_records(results)[0])
+    by = {r["variant"]: r for r in rec["results"]}
+    assert {v: r["outcome"] for v, r in by.items()} == {"chatty": "reproduced", "twice": "error",
+                                                       "stderr-only": "error"}
+    assert by["chatty"]["evidence"] == {"mode": "chatty"}
+    log = (results / by["chatty"]["log"]).read_text()
+    assert "stdout line 500 after the verdict" in log and "stderr line 500" in log
+    assert by["twice"]["reason"] == (
+        "2 verdict lines on stdout, a reproducer prints exactly one: "
+        "line 1 'REPROLAB-RESULT {\"outcome\": \"not-reproduced\", \"attempts\": 1, \"evidence\": {\"mode\": \"first\"}}' and "
+        "line 2 'REPROLAB-RESULT {\"outcome\": \"reproduced\", \"attempts\": 1, \"evidence\": {\"mode\": \"second\"}}'")
+    assert by["stderr-only"]["reason"] == "no verdict line (REPROLAB-RESULT {...}) on stdout"
+    assert lab_containers(client, rec["run_id"]) == []

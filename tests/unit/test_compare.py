@@ -1,13 +1,15 @@
 import json
 import xml.etree.ElementTree as ET
 
+from pathlib import Path
+
 import pytest
 
 from reprolab import compare, junit, record, stats
 
 
 def rec(run_id, kernel, outcomes, host="h1", suite="bookworm"):
-    return {"kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": run_id,
+    return {"kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": run_id, "started": "x",
             "host": {"kernel": kernel, "hostname": host, "host_label": host, "cgroup": "v2"},
             "results": [{"scenario": "s", "variant": v, "suite": suite, "outcome": o, "expected": "reproduced",
                          "match": "yes" if o == "reproduced" else "no", "model": v == "m", "seconds": 1.0,
@@ -56,7 +58,73 @@ def test_by_suite_moves_suites_to_columns():
 def test_unknown_by():
     with pytest.raises(Exception) as exc:
         compare.pivot([], "colour")
-    assert "--by colour: choose one of kernel, host, cgroup, run, suite" in str(exc.value)
+    assert "--by colour: choose one of kernel, release, host, cgroup, run, suite" in str(exc.value)
+
+
+def test_agreeing_rates_are_not_starred():
+    # the case seen on the reference machine: 0/2 and a single not-reproduced on one kernel agree
+    records = [rec("a", "6.1", [("v", "not-reproduced")]),
+               rec("b", "6.1", [("v", "not-reproduced")]), rec("c", "6.1", [("v", "not-reproduced")])]
+    records[0]["host"]["kernel"] = "5.10"
+    text = compare.render(records, "kernel")
+    assert text == ("scenario    variant    suite     5.10            6.1\n"
+                    "----------  ---------  --------  --------------  ---------------\n"
+                    "s           v          bookworm  not-reproduced  0/2 [0.00-0.66]")
+    assert compare.table_data(records, "kernel", only_diff=True)[1] == []
+
+
+@pytest.mark.parametrize("a, b, star", [
+    (["not-reproduced"], ["not-reproduced"] * 2, False),          # 0/1 and 0/2
+    (["reproduced"], ["not-reproduced"], True),                   # 1/1 and 0/1: one is 0/N
+    (["reproduced"] * 2, ["reproduced"] + ["not-reproduced"] * 9, False),  # 2/2, 1/10: both > 0, overlap
+    (["reproduced"] * 10, ["reproduced"] + ["not-reproduced"] * 9, True),  # 10/10, 1/10: disjoint
+    (["reproduced"] * 10, ["reproduced"] * 9 + ["not-reproduced"], False),  # 10/10, 9/10
+    (["skipped"], ["skipped"], False),
+    (["skipped"], ["not-reproduced"], True),                      # skipped differs from ran
+    (["skipped"], ["error"], True),
+    (["hang"], ["hang", "hang"], False),
+    (["reproduced", "error"], ["reproduced"], True),              # an error in one column only
+    (["reproduced"], [], False),                                  # an empty cell is not compared
+])
+def test_differs_rule(a, b, star):
+    assert compare.differs([a, b]) is star
+    assert compare.differs([b, a]) is star
+
+
+def test_builds_of_one_release_are_adjacent_and_named():
+    records = [rec("a", "6.18.44-fc-v657", [("v", "reproduced")]),
+               rec("b", "6.1.0-50-amd64", [("v", "not-reproduced")]),
+               rec("c", "6.18.44-fc-v782", [("v", "reproduced")]),
+               rec("d", "6.1.0-41-amd64", [("v", "not-reproduced")])]
+    text = compare.render(records, "kernel")
+    assert text == (
+        "scenario    variant    suite     6.18.44-fc-v657    6.18.44-fc-v782    6.1.0-50-amd64    6.1.0-41-amd64\n"
+        "----------  ---------  --------  -----------------  -----------------  ----------------  ----------------\n"
+        "s           v          bookworm  reproduced *       reproduced *       not-reproduced *  not-reproduced *")
+    assert compare.closing(records, "kernel") == (
+        "4 record(s) compared by kernel; 6.18.44-fc-v657, 6.18.44-fc-v782 are builds of release 6.18.44; "
+        "6.1.0-50-amd64, 6.1.0-41-amd64 are builds of release 6.1.0; * marks a row whose outcomes differ: "
+        + compare.RULE)
+    text = compare.render(records, "release")
+    assert text == ("scenario    variant    suite     6.18.44            6.1.0\n"
+                    "----------  ---------  --------  -----------------  -----------------\n"
+                    "s           v          bookworm  2/2 [0.34-1.00] *  0/2 [0.00-0.66] *")
+    assert compare.as_json(records)["releases"] == {
+        "6.18.44": ["6.18.44-fc-v657", "6.18.44-fc-v782"], "6.1.0": ["6.1.0-50-amd64", "6.1.0-41-amd64"]}
+
+
+@pytest.mark.parametrize("kernel, rel", [("6.18.44-fc-v657", "6.18.44"), ("6.1.0-50-amd64", "6.1.0"),
+                                         ("5.15.0", "5.15.0"), ("6.8", "6.8"), ("?", "?"), ("weird", "weird")])
+def test_release(kernel, rel):
+    assert compare.release(kernel) == rel
+
+
+def test_reference_record_has_no_star():
+    ref = Path(__file__).resolve().parents[2] / "results" / "reference"
+    records, problems = compare.load_many([ref])
+    assert records and not problems
+    assert compare.table_data(records, "kernel", only_diff=True)[1] == []
+    assert compare.DIFF_MARK not in compare.render(records, "kernel")
 
 
 def test_bad_records_are_named_and_the_rest_compared(tmp_path):
@@ -64,9 +132,13 @@ def test_bad_records_are_named_and_the_rest_compared(tmp_path):
     (tmp_path / "corrupt.json").write_text("{")
     (tmp_path / "foreign.json").write_text('{"tests": 3}')
     (tmp_path / "future.json").write_text(json.dumps(dict(rec("b", "6.1", []), schema_version=2)))
+    incomplete = rec("c", "6.1", [("v", "reproduced")])
+    del incomplete["results"][0]["outcome"]
+    (tmp_path / "incomplete.json").write_text(json.dumps(incomplete))
     records, problems = compare.load_many([tmp_path])
     assert [r["run_id"] for r in records] == ["a"]
-    assert len(problems) == 3
+    assert len(problems) == 4
+    assert f"{tmp_path}/incomplete.json: results[0].outcome: missing; repair the record or remove it" in problems
     assert any(p.startswith(f"{tmp_path}/corrupt.json: not a JSON record") for p in problems)
     assert any(p.startswith(f"{tmp_path}/foreign.json: not a reprolab run record") for p in problems)
     assert any(p.startswith(f"{tmp_path}/future.json: record schema version 2") for p in problems)

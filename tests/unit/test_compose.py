@@ -37,3 +37,13 @@ def test_fixture_service_in_the_emulated_privileged_form(tmp_path):
     assert svc["security_opt"] == ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"]
     assert svc["device_cgroup_rules"] == ["a *:* rwm"] and svc["cgroup"] == "private"
     assert svc["environment"] == {"REPROLAB_REMOUNT": "1", "REPROLAB_EXPECT": "reproduced"}
+
+
+def test_run_time_env_survives_compose_interpolation():
+    from dataclasses import replace
+    sc = catalog.load_one(ROOT / "tests" / "fixtures" / "scenarios" / "outcomes.yaml")
+    v = replace(sc.variant("present"), env=(("HOME_REF", "$HOME ${X} a&b"), ("Q", 'say "hi" \\')))
+    sc = replace(sc, variants=tuple(v if x.name == "present" else x for x in sc.variants))
+    text = compose.generate([sc])["docker-compose.yml"]
+    env = yaml.safe_load(text)["services"]["outcomes"]["environment"]
+    assert env == {"HOME_REF": "$$HOME $${X} a&b", "Q": 'say "hi" \\', "REPROLAB_EXPECT": "reproduced"}

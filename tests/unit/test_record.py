@@ -1,9 +1,12 @@
 import json
+from pathlib import Path
 
 import pytest
 
 from reprolab import record, session, table
 from reprolab.errors import RecordError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sample(run_id="R1", results=None):
@@ -45,6 +48,59 @@ def test_load_errors_name_the_file(tmp_path, content, message):
     with pytest.raises(RecordError) as exc:
         record.load(p)
     assert str(exc.value).startswith(f"{p}: ") and message in str(exc.value)
+
+
+def test_committed_reference_record_validates():
+    ref = sorted((ROOT / "results" / "reference").glob("*.json"))
+    assert ref
+    for p in ref:
+        assert record.schema_problems(json.loads(p.read_text())) == [], p
+        assert record.load(p)["kind"] == record.KIND
+
+
+def test_samples_of_the_lab_validate():
+    assert record.schema_problems(sample()) == []
+
+
+def test_a_record_missing_a_key_is_named_by_file_and_field(tmp_path):
+    rec = sample()
+    del rec["results"][1]["outcome"]
+    p = tmp_path / "x.json"
+    p.write_text(json.dumps(rec))
+    with pytest.raises(RecordError) as exc:
+        record.load(p)
+    assert str(exc.value) == f"{p}: results[1].outcome: missing; repair the record or remove it"
+
+
+def test_every_problem_of_a_record_is_named_up_to_three(tmp_path):
+    rec = sample(results=[dict(sample()["results"][0]) for _ in range(12)])
+    rec["results"][10]["attempts"] = "x"
+    rec["results"][2]["match"] = "maybe"
+    rec["results"][3]["model"] = 1
+    rec["host"] = []
+    del rec["started"]
+    assert record.schema_problems(rec) == [
+        "host: [] is not of type object", "results[2].match: 'maybe' is not one of yes, no, skip",
+        "results[3].model: 1 is not of type boolean", "results[10].attempts: 'x' is not of type integer",
+        "started: missing"]
+    p = tmp_path / "x.json"
+    p.write_text(json.dumps(rec))
+    with pytest.raises(RecordError) as exc:
+        record.load(p)
+    assert str(exc.value) == (f"{p}: host: [] is not of type object; results[2].match: 'maybe' is not one of "
+                              f"yes, no, skip; results[3].model: 1 is not of type boolean (and 2 more); "
+                              f"repair the record or remove it")
+
+
+def test_show_of_a_record_missing_a_key_is_one_line_not_a_traceback(tmp_path, capsys):
+    from reprolab import cli
+    rec = sample("20260101T000000Z-aaaaaa")
+    del rec["results"][0]["scenario"]
+    (tmp_path / "20260101T000000Z-aaaaaa.json").write_text(json.dumps(rec))
+    assert cli.main(["--results", str(tmp_path), "show"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"lab.py: {tmp_path}/20260101T000000Z-aaaaaa.json: results[0].scenario: missing; "
+                   f"repair the record or remove it\n")
 
 
 def test_find_newest_and_by_prefix(tmp_path):

@@ -67,14 +67,31 @@ def test_context_tar_holds_sources_with_modes(outcomes):
     assert members["src/fixture.sh"].mode == 0o755 and members["src/fixture.sh"].mtime == 0
 
 
-def test_yaml_values_reach_the_dockerfile_as_json(outcomes):
+HOSTILE_ENV = (("AMP", "a&b"), ("BACKSLASHES", "C:\\dir\\ end\\"), ("DOLLAR_BRACE", "${HOME}x"),
+               ("DOLLAR_HOME", "$HOME"), ("QUOTES", 'say "hi" it\'s'), ("SUBST", "$(id) `id`"),
+               ("UNICODE", "é ✓ 😀 <tag>"), ("TRAILING_BACKSLASH_QUOTE", '\\"'))
+
+
+def test_hostile_env_values_are_quoted_by_dockers_rules(outcomes):
+    """ENV is not JSON to Docker: `$` expands and `\\u0026` stays literal. Each value is one
+    double-quoted word with `\\`, `"` and `$` backslash-escaped; RUN stays exec-form JSON."""
     v = outcomes.variant("present")
     (recipe,) = outcomes.targets(v)
     from dataclasses import replace
-    tricky = replace(recipe, env=(("X", 'a"b $(id)'),), build=(("sh", "-c", "echo $HOME; id"),))
+    tricky = replace(recipe, env=HOSTILE_ENV, build=(("sh", "-c", "echo $HOME; id"),))
     text = render.render(outcomes, v, tricky).dockerfile
-    assert 'ENV X="a\\"b $(id)"' in text
+    golden.check("hostile-env.Dockerfile", text)
+    assert 'ENV DOLLAR_HOME="\\$HOME"' in text and 'ENV AMP="a&b"' in text
+    assert 'ENV QUOTES="say \\"hi\\" it\'s"' in text
+    assert 'ENV BACKSLASHES="C:\\\\dir\\\\ end\\\\"' in text
+    assert 'ENV UNICODE="é ✓ 😀 <tag>"' in text
     assert 'RUN ["sh", "-c", "echo $HOME; id"]' in text
+
+
+def test_docker_quote_refuses_a_newline():
+    assert render.docker_quote("plain") == '"plain"'
+    with pytest.raises(ValueError):
+        render.docker_quote("a\nRUN id")
 
 
 def test_templates_refuse_undefined_names(tmp_path, outcomes):
