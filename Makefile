@@ -5,18 +5,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?= all
 
-.PHONY: run test unit integration host venv bases test-deps validate compose clean bench
+.PHONY: run test unit integration host venv bases test-deps guests matrix validate compose clean bench
 
 run: host venv bases
 	$(PY) lab.py run $(ARGS)
 
-test: host venv bases test-deps
+test: host venv bases test-deps guests
 	$(PY) -m pytest
 
 unit: venv
 	$(PY) -m pytest tests/unit
 
-integration: host venv bases test-deps
+integration: host venv bases test-deps guests
 	$(PY) -m pytest tests/integration
 
 host:
@@ -31,6 +31,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 test-deps: host
 	bash scripts/install-test-deps.sh
+
+# qemu and friends for the kernel matrix (run --kernel); the quick start does not need them
+guests:
+	bash scripts/setup-guests.sh
+
+# The reference kernel matrix: every scenario on bookworm images, three Debian kernels and this
+# host's, cgroup v1 and v2 (about an hour under TCG on 2 cores)
+matrix: host venv bases guests
+	$(PY) lab.py run all --suite bookworm --kernel host --kernel 5.10 --kernel 6.1 --kernel 6.12 --cgroup v1 --cgroup v2
 
 compose: venv
 	$(PY) lab.py compose

@@ -111,6 +111,10 @@ def parser():
     s.add_argument("--list", action="store_true", help="list stored runs")
     s.add_argument("--json", action="store_true", help="print the record as JSON")
 
+    ca = sub.add_parser("cache", help="list the download cache (guest kernels, root filesystems, apt indexes) "
+                                      "with sizes, or remove it")
+    ca.add_argument("--remove", nargs="?", const="", default=None, metavar="ITEM",
+                    help="remove ITEM (as listed), or the whole cache without ITEM")
     cl = sub.add_parser("clean", help="remove lab containers whose run is gone (strays after a crash)",
                         description="Remove the lab's containers whose owning run has ended: same machine "
                                     "and that process gone, or the machine rebooted since. Containers of live "
@@ -326,12 +330,11 @@ def _guests(args, targets, endpoints):
         guest.check_memory(min(len(plan.guests), args.guest_jobs), args.guest_memory)
         images, missing = matrix.images_for_guests(engine.connect(), targets, _progress, args.build_timeout)
     shared = matrix.Endpoints(args.guest_jobs)
-    consoles = Path(args.results) / "logs" / "guests"
     for kernel, cgroup in plan.entries:
         if kernel == matrix.HOST:
             endpoints.append(matrix.LocalEndpoint(shared))
         else:
-            endpoints.append(matrix.GuestEndpoint(kernel, cgroup, images, engine.connect(), consoles, shared,
+            endpoints.append(matrix.GuestEndpoint(kernel, cgroup, images, engine.connect(), args.results, shared,
                                                   args.guest_memory, args.guest_cpus, args.boot_timeout))
     return endpoints, shared.stopped.set, missing
 
@@ -380,13 +383,29 @@ def cmd_show(args, argv):
 
 
 def cmd_clean(args, argv):
-    from reprolab import clean, engine
+    from reprolab import clean, engine, guest
+    if not args.run:  # guests belong to no engine run; a --run filter is about containers only
+        for what, removed, reason in guest.strays(args.force):
+            print(f"{'removed' if removed else 'left'} {what}: {reason}")
     decisions = clean.clean(engine.connect(), force=args.force, runs=args.run)
     for d in decisions:
         print(f"{'removed' if d.removed else 'left'} {d.container} (run {d.run or '?'}, {d.what}): {d.reason}")
     removed = sum(d.removed for d in decisions)
     print(f"removed {removed} lab container(s), left {len(decisions) - removed} alone"
           + ("" if args.force or removed == len(decisions) else "; --force removes those too"))
+    return 0
+
+
+def cmd_cache(args, argv):
+    from reprolab import cache
+    if args.remove is not None:
+        if not cache.remove(args.remove or None):
+            raise UserError(f"{args.remove}: not in the cache (see 'lab.py cache')")
+        print(f"removed {args.remove or cache.root()}")
+        return 0
+    rows = [(name, f"{size / 2**20:.0f} MiB") for name, size in cache.entries()]
+    print(tabulate(rows, headers=("item", "size")) if rows else "the cache is empty")
+    print(f"cache: {cache.root()} ({sum(s for _, s in cache.entries()) / 2**30:.2f} GiB)")
     return 0
 
 
@@ -408,5 +427,5 @@ def cmd_compose(args, argv):
 
 
 COMMANDS = {"list": cmd_list, "validate": cmd_validate, "base": cmd_base, "build": cmd_build,
-            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "clean": cmd_clean,
+            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "clean": cmd_clean, "cache": cmd_cache,
             "compose": cmd_compose}

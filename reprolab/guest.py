@@ -207,18 +207,45 @@ def _end(proc):
         proc.stderr.close()
 
 
-def stray_workdirs():
-    """Work folders of guests whose owning lab process is gone (`lab.py clean` removes them)."""
-    run = cache.root() / "run"
+def strays(force=False, proc="/proc"):
+    """End guests whose owner is gone (or all, with force): [(what, removed, reason)].
+
+    qemu dies with its owner (pdeathsig), so an orphan means a lab that predates that, or a qemu
+    started by hand with the lab's name; a work folder whose owner pid is gone is left by a lab
+    killed in the second between creating the overlay and qemu opening it."""
     out = []
-    if not run.is_dir():
-        return out
-    for d in run.iterdir():
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(proc, entry, "cmdline").read_bytes().split(b"\0")
+            ppid = int(Path(proc, entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if not argv or not argv[0].endswith(QEMU.encode()) or b"-name" not in argv:
+            continue
+        name = argv[argv.index(b"-name") + 1].decode(errors="replace") if argv.index(b"-name") + 1 < len(argv) else ""
+        if not name.startswith("reprolab-"):
+            continue
+        orphan = ppid == 1 or not Path(proc, str(ppid)).exists()
+        if orphan or force:
+            try:
+                os.kill(int(entry), 9)
+                out.append((f"qemu {entry} ({name})", True, "owner gone" if orphan else "--force"))
+            except OSError as exc:
+                out.append((f"qemu {entry} ({name})", False, f"cannot kill: {exc.strerror}"))
+        else:
+            out.append((f"qemu {entry} ({name})", False, f"its owner (pid {ppid}) is running"))
+    run = cache.root() / "run"
+    for d in sorted(run.iterdir()) if run.is_dir() else []:
         try:
             pid = int((d / "owner").read_text())
+            alive = Path(proc, str(pid)).exists()
         except (OSError, ValueError):
-            out.append(d)
+            alive = False
+        if alive and not force:
+            out.append((f"guest folder {d.name}", False, f"its owner (pid {pid}) is running"))
             continue
-        if not Path(f"/proc/{pid}").exists():
-            out.append(d)
+        shutil.rmtree(d, ignore_errors=True)
+        out.append((f"guest folder {d.name}", True, "owner gone" if not alive else "--force"))
     return out

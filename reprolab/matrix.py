@@ -81,16 +81,17 @@ class LocalEndpoint:
 class GuestEndpoint:
     """A qemu guest of one kernel and cgroup layout, given the images the lab's engine built."""
 
-    def __init__(self, kernel, cgroup, images, source, console_dir, shared, memory_mb=2048, cpus=2,
+    def __init__(self, kernel, cgroup, images, source, results_dir, shared, memory_mb=2048, cpus=2,
                  boot_timeout=guest.BOOT_TIMEOUT):
         self.kernel, self.cgroup, self.images, self.source = kernel, cgroup, images, source
         self.name = f"{kernel.spec}/{cgroup}"
-        self.console = Path(console_dir) / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-" \
-                                           f"{kernel.release}-{cgroup}.console.log"
+        # beside the run's logs, named relative to the results folder as variant logs are
+        rel = Path("logs") / "guests" / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{kernel.release}-{cgroup}.console.log"
+        self.console = Path(results_dir) / rel
         self.shared, self.memory_mb, self.cpus, self.boot_timeout = shared, memory_mb, cpus, boot_timeout
         self.facts = {"host_label": f"guest {kernel.release} {cgroup}", "guest": {
             "kernel_spec": kernel.spec, "kernel_release": kernel.release, "kernel_origin": kernel.origin,
-            "cgroup": cgroup, "memory_mb": memory_mb, "cpus": cpus, "console_log": str(self.console), "ran_beside": []}}
+            "cgroup": cgroup, "memory_mb": memory_mb, "cpus": cpus, "console_log": str(rel), "ran_beside": []}}
 
     @contextmanager
     def engine(self, progress):
