@@ -102,3 +102,16 @@ def test_guest_config_rejects_bad_values(over, message):
 def test_guest_config_accepts_the_limits():
     assert config(memory_mb=1024, port=1).memory_mb == 1024
     assert config(port=65535).port == 65535
+
+
+def test_commas_in_paths_are_escaped_in_option_lists():
+    """qemu splits -drive and -chardev values on ','; a comma in a path is written ',,'."""
+    cfg = config(root_overlay="/home/a,b/run/root.qcow2", modules_disk="/home/a,b/modules.img",
+                 console="/work/x,readonly=off/c.log")
+    argv = qemu.argv(cfg)
+    assert _options(argv, "-chardev") == ["file,id=console,path=/work/x,,readonly=off/c.log"]
+    assert _options(argv, "-drive") == [
+        "file=/home/a,,b/run/root.qcow2,if=virtio,format=qcow2,cache=unsafe",
+        "file=/home/a,,b/modules.img,if=virtio,format=raw,readonly=on"]
+    # -kernel and -initrd take a plain file name: no escaping there
+    assert _options(argv, "-kernel") == [cfg.kernel_image]
