@@ -89,6 +89,14 @@ def test_remove_refuses_to_leave_the_cache(filled, name):
     assert len(cache.entries()) == 3
 
 
+def test_remove_refuses_an_absolute_path(filled):
+    root, outside = filled
+    assert cache.remove(str(outside)) is False
+    assert (outside / "precious").read_text() == "keep me\n"
+    assert cache.remove(str(root / "apt" / "bookworm")) is False  # names are as entries() lists them
+    assert len(cache.entries()) == 3
+
+
 def test_remove_everything(filled):
     root, outside = filled
     assert cache.remove() is True
