@@ -194,3 +194,66 @@ def test_choose_checks_a_path_before_anything_else(tmp_path):
     with pytest.raises(UserError) as exc:
         kernels.choose("bookworm", modules=str(tmp_path))
     assert str(exc.value) == "--kernel-modules only goes with a kernel image path"
+
+
+def test_fetch_of_a_file_kernel_checks_its_modules(tmp_path):
+    image = fake_bzimage(tmp_path / "bzImage")
+    k = kernels.fetch(kernels.Choice(str(image), path=str(image)))
+    assert (k.release, k.image, k.origin) == ("6.6.0-test", image, f"file {image}")
+    mods = tmp_path / "install"
+    (mods / "lib" / "modules" / "6.6.0-other").mkdir(parents=True)
+    with pytest.raises(UserError) as exc:
+        kernels.fetch(kernels.Choice(str(image), path=str(image), modules=str(mods)))
+    assert str(exc.value) == (f"--kernel-modules {mods}: no lib/modules/6.6.0-test inside "
+                              f"(give the INSTALL_MOD_PATH of 'make modules_install')")
+    (mods / "lib" / "modules" / "6.6.0-test").mkdir()
+    k = kernels.fetch(kernels.Choice(str(image), path=str(image), modules=str(mods)))
+    assert k.modules == mods
+
+
+class Downloading(Exception):
+    pass
+
+
+class FakeArchive:
+    downloads = []
+
+    def __init__(self, suite):
+        self.suite = suite
+
+    def show(self, package):
+        return {"Version": "6.1.158-1", "Size": str(70 << 20)} if package == "linux-image-6.1.0-41-amd64" else {}
+
+    def download(self, package, dest):
+        FakeArchive.downloads.append(package)
+        raise Downloading(package)
+
+
+def test_fetch_reuses_a_cached_kernel_that_passes_its_check(tmp_path, monkeypatch):
+    import json
+    monkeypatch.setenv("REPROLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(kernels.debarchive, "Archive", FakeArchive)
+    monkeypatch.setattr(FakeArchive, "downloads", [])
+    dest = tmp_path / "cache" / "kernels" / "linux-image-6.1.0-41-amd64_6.1.158-1"
+    (dest / "root" / "lib" / "modules" / "6.1.0-41-amd64").mkdir(parents=True)
+    image = dest / "vmlinuz-6.1.0-41-amd64"
+    image.write_bytes(b"kernel bytes")
+    origin = "debian bookworm linux-image-6.1.0-41-amd64 6.1.158-1"
+    (dest / "kernel.json").write_text(json.dumps({
+        "release": "6.1.0-41-amd64", "image": image.name, "image_sha256": kernels._sha256(image), "origin": origin}))
+    choice = kernels.Choice("6.1", suite="bookworm", package="linux-image-6.1.0-41-amd64")
+    assert kernels.fetch(choice) == kernels.Kernel("6.1", "6.1.0-41-amd64", image, dest / "root", origin)
+    assert FakeArchive.downloads == []
+    image.write_bytes(b"kernel bytes, damaged")
+    lines = []
+    with pytest.raises(Downloading):
+        kernels.fetch(choice, lines.append)
+    assert FakeArchive.downloads == ["linux-image-6.1.0-41-amd64"]
+    assert not dest.exists()  # the damaged copy is gone, not reused
+    assert lines[0] == "kernel linux-image-6.1.0-41-amd64: cached copy fails its check; fetching again"
+    gone = kernels.Choice("6.1", suite="bookworm", package="linux-image-6.1.0-40-amd64")
+    from reprolab.errors import EngineError
+    with pytest.raises(EngineError) as exc:
+        kernels.fetch(gone)
+    assert str(exc.value) == ("linux-image-6.1.0-40-amd64: not in the bookworm indexes any more; "
+                              "retry to refresh them")
