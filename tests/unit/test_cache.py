@@ -1,8 +1,5 @@
 """cache: where it lives, what it lists with sizes, and what remove may remove."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 from reprolab import cache
