@@ -51,7 +51,8 @@ def remove(name=None):
     """Remove one cached item (as listed by entries()) or, without a name, the whole cache."""
     base = root()
     target = base / name if name else base
-    if name and (".." in Path(name).parts or not target.exists()):
+    # an absolute name would replace the cache root in `base / name`: never leave the cache
+    if name and (Path(name).is_absolute() or ".." in Path(name).parts or not target.exists()):
         return False
     shutil.rmtree(target, ignore_errors=True)
     return True

@@ -53,11 +53,16 @@ def argv(cfg, binary="qemu-system-x86_64"):
         binary, "-name", f"reprolab-{cfg.name}", "-nodefaults", "-no-user-config", "-no-reboot",
         *accel, "-m", str(cfg.memory_mb), "-smp", str(cfg.cpus),
         "-display", "none", "-monitor", "none",
-        "-chardev", f"file,id=console,path={cfg.console}", "-serial", "chardev:console",
+        "-chardev", f"file,id=console,path={_opt(cfg.console)}", "-serial", "chardev:console",
         "-kernel", cfg.kernel_image, "-initrd", cfg.initramfs, "-append", kernel_cmdline(cfg),
         # cache=unsafe: the overlay is thrown away with the guest, so flushes buy nothing
-        "-drive", f"file={cfg.root_overlay},if=virtio,format=qcow2,cache=unsafe",
-        "-drive", f"file={cfg.modules_disk},if=virtio,format=raw,readonly=on",
+        "-drive", f"file={_opt(cfg.root_overlay)},if=virtio,format=qcow2,cache=unsafe",
+        "-drive", f"file={_opt(cfg.modules_disk)},if=virtio,format=raw,readonly=on",
         "-nic", f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{cfg.port}-:{cfg.engine_port}",
         "-device", "virtio-rng-pci",
     ]
+
+
+def _opt(value):
+    """A value inside a qemu option list: a comma there would end it, so qemu wants it doubled."""
+    return str(value).replace(",", ",,")
