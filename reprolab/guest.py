@@ -127,7 +127,8 @@ class Guest:
                 raise EngineError("stopped while booting")
             if self.proc.poll() is not None:
                 raise EngineError(f"guest {self.cfg.name}: qemu exited with {self.proc.returncode} before its "
-                                  f"engine answered; console:\n{self.console_tail()}")
+                                  f"engine answered (the console's last lines are in host.guest.console_tail)\n"
+                                  f"{self.console_tail()}")
             try:
                 if requests.get(f"http://127.0.0.1:{self.cfg.port}/_ping", timeout=2).ok:
                     self.boot_seconds = round(time.monotonic() - self.started, 1)
@@ -139,8 +140,8 @@ class Guest:
                 line = next((ln for ln in reversed(self.console_tail(5).splitlines()) if ln.strip()), "")
                 progress(f"booting, {time.monotonic() - self.started:.0f} s: {line.strip()[:100]}")
             time.sleep(0.5)
-        raise EngineError(f"guest {self.cfg.name}: no engine answered within {timeout} s; console:\n"
-                          f"{self.console_tail()}")
+        raise EngineError(f"guest {self.cfg.name}: no engine answered within {timeout} s (the console's last "
+                          f"lines are in host.guest.console_tail)\n{self.console_tail()}")
 
     def stop(self):
         _end(self.proc)

@@ -66,7 +66,7 @@ def test_a_failing_endpoint_records_its_facts():
 
 def test_a_guest_endpoint_that_fails_to_boot_gets_a_valid_record(tmp_path, monkeypatch):
     """The real GuestEndpoint, its qemu replaced: the record holds the guest's facts and console tail."""
-    console_dir = tmp_path / "logs" / "guests"
+    results = tmp_path / "results"
     monkeypatch.setattr(matrix.guest, "accelerator", lambda image, progress: ("tcg", "no usable /dev/kvm"))
     monkeypatch.setattr(matrix.guest, "qemu_version", lambda: "8.2.2 (Debian 1:8.2.2+ds-0ubuntu1)")
 
@@ -80,7 +80,7 @@ def test_a_guest_endpoint_that_fails_to_boot_gets_a_valid_record(tmp_path, monke
     monkeypatch.setattr(matrix.guest, "booted", booted)
     kernel = kernels.Kernel("5.10", "5.10.0-35-amd64", tmp_path / "vmlinuz", tmp_path / "root",
                             "debian bullseye linux-image-5.10.0-35-amd64 5.10.237-1")
-    ep = matrix.GuestEndpoint(kernel, "v1", {}, source=None, console_dir=console_dir,
+    ep = matrix.GuestEndpoint(kernel, "v1", {}, source=None, results_dir=results,
                               shared=matrix.Endpoints(1), memory_mb=1536, cpus=1)
 
     def factory(client, progress, facts):
@@ -99,7 +99,7 @@ def test_a_guest_endpoint_that_fails_to_boot_gets_a_valid_record(tmp_path, monke
         "5.10.0-35-amd64", "v1", "tcg", 1536, 1)
     assert g["qemu"] == "8.2.2 (Debian 1:8.2.2+ds-0ubuntu1)" and g["accel_reason"] == "no usable /dev/kvm"
     assert g["ran_beside"] == []
-    assert Path(g["console_log"]).parent == console_dir and Path(g["console_log"]).exists()
+    assert Path(g["console_log"]).parent == Path("logs", "guests") and (results / g["console_log"]).exists()
     assert g["console_tail"].splitlines()[-1] == "Kernel panic - not syncing"
     assert len(g["console_tail"].splitlines()) == 40 and "\r" not in g["console_tail"]
     assert [(r["variant"], r["outcome"], r["reason"]) for r in stored["results"]] == [

@@ -65,18 +65,28 @@ def test_forced_accelerator(monkeypatch, tmp_path):
     assert not (tmp_path / "cache").exists()  # no probe, no memo
 
 
-def test_stray_workdirs(monkeypatch, tmp_path):
+def test_strays_end_folders_whose_owner_is_gone(monkeypatch, tmp_path):
     monkeypatch.setenv("REPROLAB_CACHE", str(tmp_path))
-    assert guest.stray_workdirs() == []
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    assert guest.strays(proc=str(proc)) == []
     run = tmp_path / "run"
     alive, dead, ownerless, garbled = (run / f"reprolab-guest-{n}" for n in ("alive", "dead", "none", "garbled"))
     for d in (alive, dead, ownerless, garbled):
         d.mkdir(parents=True)
-    (alive / "owner").write_text(f"{os.getpid()}\n")
-    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
-    (dead / "owner").write_text(f"{pid_max + 1}\n")  # a pid no process can have
+    (proc / "4242").mkdir()  # the live owner, in the fake /proc
+    (alive / "owner").write_text("4242\n")
+    (dead / "owner").write_text("4243\n")
     (garbled / "owner").write_text("not a pid\n")
-    assert sorted(guest.stray_workdirs()) == sorted([dead, ownerless, garbled])
+    out = guest.strays(proc=str(proc))
+    assert sorted(out) == sorted([
+        (f"guest folder {alive.name}", False, "its owner (pid 4242) is running"),
+        (f"guest folder {dead.name}", True, "owner gone"),
+        (f"guest folder {ownerless.name}", True, "owner gone"),
+        (f"guest folder {garbled.name}", True, "owner gone")])
+    assert [d.name for d in run.iterdir()] == [alive.name]
+    assert guest.strays(force=True, proc=str(proc)) == [(f"guest folder {alive.name}", True, "--force")]
+    assert not list(run.iterdir())
 
 
 def test_console_tail(tmp_path):
