@@ -16,6 +16,6 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends liblxc1 >/dev/null && rm -rf /var/lib/apt/lists/*
 COPY images/entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="liblxc-cgroup-escape" org.reprolab.variant="link-liblxc" org.reprolab.suite="bookworm" org.reprolab.content-hash="a0e8ab0620f9648a"
+LABEL org.reprolab.scenario="liblxc-cgroup-escape" org.reprolab.variant="link-liblxc" org.reprolab.suite="bookworm" org.reprolab.content-hash="ac18b9a6fbbc56af"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/repro", "--mode", "c", "--build", "liblxc"]
