@@ -16,6 +16,6 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends liblxc1 >/dev/null && rm -rf /var/lib/apt/lists/*
 COPY images/entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="liblxc-cgroup-escape" org.reprolab.variant="link-liblxc" org.reprolab.suite="bookworm" org.reprolab.content-hash="5b10055ae2a1140f"
+LABEL org.reprolab.scenario="liblxc-cgroup-escape" org.reprolab.variant="link-liblxc" org.reprolab.suite="bookworm" org.reprolab.content-hash="9931b2e22f996d4b"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/repro", "--mode", "c", "--build", "liblxc"]

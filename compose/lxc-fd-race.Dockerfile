@@ -19,6 +19,6 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends lxc python3-lxc busybox-static >/dev/null && rm -rf /var/lib/apt/lists/*
 COPY images/entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="lxc-fd-race" org.reprolab.variant="model-liblxc-1.0" org.reprolab.suite="bookworm" org.reprolab.content-hash="576abaca853f6339"
+LABEL org.reprolab.scenario="lxc-fd-race" org.reprolab.variant="model-liblxc-1.0" org.reprolab.suite="bookworm" org.reprolab.content-hash="917baf94ab1734b9"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/run", "model-1.0", "--attempts", "20"]

@@ -17,7 +17,9 @@ go build -o /out/bin/ctr-plain ./ctr
 go build -tags lxclink -o /out/bin/ctr-liblxc ./ctr
 go build -tags cgmmodel -o /out/bin/ctr-model ./ctr
 
-# The driver: no cgo, so it never loads liblxc or the model itself.
+# The driver: no cgo, so it never loads liblxc or the model itself. Its
+# judgement of a run (placement.go) is tested here, with each suite's Go.
+CGO_ENABLED=0 go test ./driver
 CGO_ENABLED=0 go build -o /out/bin/repro ./driver
 
 # Container rootfs for libcontainer: static busybox with sh and cat.

@@ -24,6 +24,7 @@ import time
 
 PINNED, CHURN, DURING_START = 1, 2, 3
 PR_SET_CHILD_SUBREAPER = 36
+SETUP_EVIDENCE = "/run/reprolab-lxc-setup.json"
 
 
 def ppid_of(pid):
@@ -185,6 +186,12 @@ def run(args, res):
     p = subprocess.run([setup, args.name], capture_output=True, text=True, timeout=60)
     msg = (p.stdout + p.stderr).strip()
     print("setup:", msg, flush=True)
+    # What setup observed (AppArmor, cgroup layout, v2 delegation) and set (default.conf).
+    try:
+        with open(SETUP_EVIDENCE) as f:
+            res["evidence"]["setup"] = json.load(f)
+    except (OSError, ValueError):
+        pass
     if p.returncode == 2:
         res["outcome"] = "skipped"
         res["evidence"]["reason"] = msg.replace("SKIP: ", "")
@@ -196,6 +203,15 @@ def run(args, res):
         res["versions"]["cgroup"] = msg.rsplit("layout=", 1)[1].split()[0]
 
     c = lxc.Container(args.name)
+    # The LSM settings as liblxc itself parsed them from the container's config.
+    lsm = {}
+    for key in ("lxc.apparmor.profile", "lxc.apparmor.allow_incomplete", "lxc.apparmor.allow_nesting"):
+        try:
+            item = c.get_config_item(key)
+        except (KeyError, ValueError) as e:
+            item = f"unreadable: {e}"
+        lsm[key] = ",".join(item) if isinstance(item, list) else str(item)
+    res["evidence"]["lsm"] = lsm
     log_file = f"/tmp/lxc-{args.name}.log"
     c.set_config_item("lxc.log.file", log_file)
     c.set_config_item("lxc.log.level", "WARN")

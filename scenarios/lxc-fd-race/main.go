@@ -33,10 +33,11 @@ import (
 )
 
 const (
-	kindPinned      = 1
-	kindChurn       = 2
-	kindDuringStart = 3
+	kindPinned          = 1
+	kindChurn           = 2
+	kindDuringStart     = 3
 	prSetChildSubreaper = 36
+	setupEvidence       = "/run/reprolab-lxc-setup.json"
 )
 
 var (
@@ -265,6 +266,13 @@ func main() {
 	out, err := exec.Command(filepath.Join(filepath.Dir(exe), "setup-lxc.sh"), *name).CombinedOutput()
 	msg := strings.TrimSpace(string(out))
 	fmt.Println("setup:", msg)
+	// What setup observed (AppArmor, cgroup layout, v2 delegation) and set (default.conf).
+	if b, rerr := ioutil.ReadFile(setupEvidence); rerr == nil {
+		var se map[string]interface{}
+		if json.Unmarshal(b, &se) == nil {
+			res.Evidence["setup"] = se
+		}
+	}
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
 			res.Outcome = "skipped"
@@ -283,6 +291,12 @@ func main() {
 		res.Evidence["reason"] = "NewContainer: " + err.Error()
 		return
 	}
+	// The LSM settings as liblxc itself parsed them from the container's config.
+	lsm := map[string]interface{}{}
+	for _, key := range []string{"lxc.apparmor.profile", "lxc.apparmor.allow_incomplete", "lxc.apparmor.allow_nesting"} {
+		lsm[key] = strings.Join(c.ConfigItem(key), ",")
+	}
+	res.Evidence["lsm"] = lsm
 	logFile := "/tmp/lxc-" + *name + ".log"
 	c.SetLogFile(logFile)
 	c.SetLogLevel(lxc.WARN)

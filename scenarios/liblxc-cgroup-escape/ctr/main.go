@@ -6,7 +6,8 @@
 //
 // Output: this process's own cgroup lines prefixed "self ", the shared
 // objects of interest mapped into it prefixed "mapped: ", then the container's
-// unprefixed /proc/self/cgroup lines. The driver (../driver) compares them.
+// unprefixed /proc/self/cgroup lines, then the cgroups libcontainer placed it
+// in, prefixed "managed ". The driver (../driver) compares them.
 //
 // The same source is built three ways (build tags lxclink and cgmmodel pull
 // in one more cgo file each); see build.sh. Only standard library, x/sys and
@@ -133,7 +134,32 @@ func run(rootfs, stateDir, id string) error {
 	if _, err := process.Wait(); err != nil {
 		return fmt.Errorf("wait: %v", err)
 	}
+	printManaged(container)
 	return nil
+}
+
+// printManaged prints, before Destroy removes them, the cgroups libcontainer
+// itself placed the container in: its manager's paths per subsystem (v1: one
+// per controller it knows and found mounted, e.g. no "misc" in 1.1.5; v2: one
+// path, key ""), each with whether the directory really exists. The driver
+// judges only these controllers. Format: "managed KEY PATH present|missing",
+// KEY "-" for v2's empty key.
+func printManaged(container libcontainer.Container) {
+	st, err := container.State()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ctr: state:", err)
+		return
+	}
+	for key, path := range st.CgroupPaths {
+		present := "missing"
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			present = "present"
+		}
+		if key == "" {
+			key = "-"
+		}
+		fmt.Printf("managed %s %s %s\n", key, path, present)
+	}
 }
 
 func main() {

@@ -8,8 +8,9 @@
 //	    reads "/" instead of the driver's cgroup was escaped.
 //	--mode libcontainer --builds plain,liblxc,model --runs N [--all]
 //	    ctr-<build> starts a libcontainer container (Parent "system", Name
-//	    "test-container") that prints its /proc/self/cgroup; a run escaped when
-//	    any controller is not at <ctr's own cgroup>/system/test-container.
+//	    "test-container") that prints its /proc/self/cgroup, and the cgroups
+//	    libcontainer placed it in; a run escaped when, in a hierarchy
+//	    libcontainer manages, the container is above its place (placement.go).
 //
 // Why sub-cgroups: the container runs in a private cgroup namespace, whose
 // root is shown as "/". A process that starts at the namespace root looks
@@ -38,6 +39,26 @@ import (
 )
 
 const base = "/opt/reprolab"
+
+// Why the libcontainer model variants need cgroup v1 while the real builds run on v2 too.
+const v2ModelSkip = "needs cgroup v1: the model stands for cgm_escape, which asked cgmanager to move " +
+	"the caller to / in each v1 hierarchy (liblxc 1.x/2.x; cgmanager only ever managed cgroup v1); on a " +
+	"v2-only host there is nothing it modelled (the real libcontainer builds do run on v2)"
+
+// libcontainerSkip says why a libcontainer run cannot be judged here, or "":
+// the real builds run on v1 and v2 (libcontainer's fs2 manager, runc >=
+// 1.0.0-rc91), the model builds only where a v1 hierarchy is mounted.
+func libcontainerSkip(v1Hierarchies int, builds []string) string {
+	if v1Hierarchies > 0 {
+		return ""
+	}
+	for _, b := range builds {
+		if strings.TrimSpace(b) == "model" {
+			return v2ModelSkip
+		}
+	}
+	return ""
+}
 
 // hierarchy is one mounted cgroup hierarchy (v1 controller set or cgroup2).
 type hierarchy struct {
@@ -216,6 +237,18 @@ func enter(hs []hierarchy, name string) (skip string, err error) {
 		if err := ioutil.WriteFile(filepath.Join(dir, "cgroup.procs"), pid, 0644); err != nil {
 			return "", fmt.Errorf("move into %s: %v", dir, err)
 		}
+		if h.Version == 2 {
+			// "No internal processes": libcontainer (fs2) enables controllers in
+			// the subtree_control of every cgroup above the container, here the
+			// namespace root, which only works once no process is left in it
+			// (the root of a cgroup namespace is not exempt; only the real root
+			// is). Anything else there (an entry shell under compose) joins us.
+			if procs, err := ioutil.ReadFile(filepath.Join(h.Mount, "cgroup.procs")); err == nil {
+				for _, p := range strings.Fields(string(procs)) {
+					_ = ioutil.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(p), 0644)
+				}
+			}
+		}
 	}
 	return "", nil
 }
@@ -336,8 +369,10 @@ func main() {
 	if len(hs) == 0 {
 		fail("skipped", "no cgroup hierarchy is mounted in the container", 0)
 	}
-	if *mode == "libcontainer" && v1 == 0 {
-		fail("skipped", "no cgroup v1 hierarchy: the libcontainer race of the original report needs cgroup v1 (this variant is v1-only)", 0)
+	if *mode == "libcontainer" {
+		if reason := libcontainerSkip(v1, strings.Split(*builds, ",")); reason != "" {
+			fail("skipped", reason, 0)
+		}
 	}
 
 	// The model library checks this file (see cgmescape.c).
@@ -454,6 +489,7 @@ func modeC(hs []hierarchy, build string, before map[string]string, layout string
 
 type ctrRun struct {
 	self, ctr map[string]string
+	managed   []managedPath
 	libs      []string
 	err       string
 }
@@ -468,15 +504,16 @@ func runCtr(hs []hierarchy, build string, n int) ctrRun {
 		switch {
 		case strings.HasPrefix(l, "self "):
 			selfText = append(selfText, strings.TrimPrefix(l, "self "))
-		case strings.HasPrefix(l, "mapped: "):
+		case strings.HasPrefix(l, "mapped: "), strings.HasPrefix(l, "managed "):
 		default:
 			ctrText = append(ctrText, l)
 		}
 	}
 	r := ctrRun{
-		self: pick(hs, parseCgroup(strings.Join(selfText, "\n"))),
-		ctr:  pick(hs, parseCgroup(strings.Join(ctrText, "\n"))),
-		libs: mapped(out),
+		self:    pick(hs, parseCgroup(strings.Join(selfText, "\n"))),
+		ctr:     pick(hs, parseCgroup(strings.Join(ctrText, "\n"))),
+		managed: parseManaged(out),
+		libs:    mapped(out),
 	}
 	if err != nil {
 		r.err = fmt.Sprintf("%v: %s", err, tail(errOut, 300))
@@ -490,16 +527,11 @@ func modeLibcontainer(hs []hierarchy, builds []string, runs int, all, once bool,
 	if runs < 1 {
 		runs = 1
 	}
-	v1 := []hierarchy{}
-	for _, h := range hs {
-		if h.Version == 1 {
-			v1 = append(v1, h)
-		}
-	}
 	perBuild := map[string]interface{}{}
 	attempts, detected, errorsSeen := 0, false, 0
 	var firstDetectMs int64 = -1
 	var firstErr string
+	unmanagedSeen := map[string]bool{}
 	t0 := time.Now()
 	for _, build := range builds {
 		build = strings.TrimSpace(build)
@@ -507,16 +539,17 @@ func modeLibcontainer(hs []hierarchy, builds []string, runs int, all, once bool,
 			continue
 		}
 		k, errs, parentEscaped, done := 0, 0, 0, 0
-		var example map[string]interface{}
-		perRun := []int{} // controllers not in place, per successful run
+		var example, placedExample map[string]interface{}
+		perRun := []int{} // managed controllers moved towards the root, per judged run
 		libs := []string{}
+		unmanaged := []string{}
 		for n := 1; n <= runs; n++ {
 			if detected && !all {
 				break
 			}
 			attempts++
 			done++
-			r := runCtr(v1, build, n)
+			r := runCtr(hs, build, n)
 			libs = r.libs
 			fmt.Printf("[%s run %d]\n", build, n)
 			for _, kk := range sortedKeys(r.self) {
@@ -533,71 +566,110 @@ func modeLibcontainer(hs []hierarchy, builds []string, runs int, all, once bool,
 					break
 				}
 			}
-			if r.err != "" {
-				errs++
-				errorsSeen++
-				if firstErr == "" {
-					firstErr = build + ": " + r.err
+			runErr := r.err
+			if runErr == "" {
+				if ok, want := loadedCheck(build, r.libs); !ok {
+					runErr = want + " is not mapped into ctr: the link was dropped"
 				}
-				fmt.Printf("  error: %s\n", r.err)
-				continue
 			}
-			if ok, want := loadedCheck(build, r.libs); !ok {
-				errs++
-				errorsSeen++
-				if firstErr == "" {
-					firstErr = build + ": " + want + " is not mapped into ctr: the link was dropped"
-				}
-				continue
+			placed, problems := placedPaths(hs, r.managed)
+			for _, p := range problems {
+				fmt.Printf("  libcontainer path not judged: %s\n", p)
 			}
-			var wrong, atRoot []string
-			for _, kk := range sortedKeys(r.self) {
-				want := strings.TrimSuffix(r.self[kk], "/") + "/system/test-container"
-				got := r.ctr[kk]
-				if got != want {
-					wrong = append(wrong, kk+":"+got)
-					if got == "/" {
-						atRoot = append(atRoot, kk)
+			var j judgement
+			if runErr == "" {
+				if len(placed) == 0 {
+					runErr = "libcontainer reported no cgroup it placed the container in"
+				} else {
+					j = judge(placed, r.ctr)
+					switch {
+					case len(j.Missing) > 0:
+						runErr = "no line in the container's /proc/self/cgroup for managed " + strings.Join(j.Missing, ",")
+					case len(j.Escaped) == 0 && len(j.Misplaced) > 0:
+						runErr = "container neither where libcontainer placed it nor above it: " + strings.Join(j.Misplaced, " ")
 					}
 				}
 			}
-			perRun = append(perRun, len(wrong))
-			if len(wrong) > 0 {
+			if runErr != "" {
+				errs++
+				errorsSeen++
+				if firstErr == "" {
+					firstErr = build + ": " + runErr
+				}
+				fmt.Printf("  error: %s\n", runErr)
+				continue
+			}
+			if placedExample == nil {
+				placedExample = map[string]interface{}{"placed": compact(placed)}
+				if len(problems) > 0 {
+					placedExample["not_judged"] = problems
+				}
+			}
+			unmanaged = append([]string{}, j.Unmanaged...)
+			for _, u := range j.Unmanaged {
+				unmanagedSeen[strings.SplitN(u, ":", 2)[0]] = true
+			}
+			for _, u := range j.Unmanaged {
+				fmt.Printf("  not managed by this libcontainer (not judged): %s\n", u)
+			}
+			perRun = append(perRun, len(j.Escaped))
+			if len(j.Escaped) > 0 {
 				k++
 				if !detected {
 					detected = true
 					firstDetectMs = time.Since(t0).Milliseconds()
 				}
-				fmt.Printf("  ESCAPED: %d of %d controllers not in <ctr cgroup>/system/test-container\n", len(wrong), len(r.self))
+				fmt.Printf("  ESCAPED: %d of %d managed controllers above where libcontainer placed the container (%d at /)\n",
+					len(j.Escaped), len(placed), len(j.AtRoot))
 				if example == nil {
 					example = map[string]interface{}{
 						"run": n, "ctr_self": compact(r.self), "container": compact(r.ctr),
-						"wrong": wrong, "at_root": len(atRoot),
+						"escaped": j.Escaped, "at_root": len(j.AtRoot),
+					}
+					if len(j.Misplaced) > 0 {
+						example["misplaced"] = j.Misplaced
 					}
 				}
 			} else {
-				fmt.Printf("  ok: every controller in <ctr cgroup>/system/test-container\n")
+				fmt.Printf("  ok: every managed controller where libcontainer placed the container\n")
 			}
 		}
 		entry := map[string]interface{}{
 			"escaped_runs": k, "runs": done, "rate": fmt.Sprintf("%d/%d", k, done),
 			"errors": errs, "ctr_escaped_itself": parentEscaped, "mapped": libs,
 			"escaped_controllers_per_run": perRun,
+			"unmanaged_last_run":          unmanaged,
+		}
+		if placedExample != nil {
+			entry["libcontainer_placed_first_run"] = placedExample
 		}
 		if example != nil {
 			entry["first_escape"] = example
 		}
 		perBuild[build] = entry
 	}
+	unmanagedList := []string{}
+	for u := range unmanagedSeen {
+		unmanagedList = append(unmanagedList, u)
+	}
+	sort.Strings(unmanagedList)
+	v1 := 0
+	for _, h := range hs {
+		if h.Version == 1 {
+			v1++
+		}
+	}
 	ev := map[string]interface{}{
-		"layout":            layout,
-		"driver_cgroup":     "/" + name,
-		"before":            compact(before),
-		"builds":            perBuild,
-		"v1_controllers":    len(v1),
-		"time_to_detect_ms": firstDetectMs,
-		"model_once":        once,
-		"rule":              "a run escaped when any v1 controller of the container's process is not at <ctr's own cgroup>/system/test-container; reproduced when at least one run of the listed builds escaped",
+		"layout":                layout,
+		"driver_cgroup":         "/" + name,
+		"before":                compact(before),
+		"builds":                perBuild,
+		"v1_controllers":        v1,
+		"hierarchies":           len(hs),
+		"unmanaged_hierarchies": unmanagedList,
+		"time_to_detect_ms":     firstDetectMs,
+		"model_once":            once,
+		"rule":                  "a run escaped when, in a hierarchy where libcontainer placed the container (its own cgroup paths, directory present), the container's process is in a proper ancestor of that place (towards the root); hierarchies libcontainer does not manage are listed, never counted; reproduced when at least one run of the listed builds escaped",
 	}
 	outcome := "not-reproduced"
 	switch {
