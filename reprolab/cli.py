@@ -322,20 +322,23 @@ def _run_hosts(args, argv, targets):
 def _guests(args, targets, endpoints):
     """Resolve kernels (unknown ones fail here: nothing boots), check tools and memory, build every
     image on the lab's engine; (endpoints, stop, {tag: why missing})."""
-    from reprolab import engine, guest, matrix
+    from reprolab import engine, guest, imagedisk, matrix
     plan = matrix.Plan(args.kernel, args.cgroup, args.kernel_modules, _progress)
-    images, missing = {}, {}
+    images, missing, disk, disk_seconds = {}, {}, None, 0.0
     if plan.guests:
         guest.require_tools()
         guest.check_memory(min(len(plan.guests), args.guest_jobs), args.guest_memory)
         images, missing = matrix.images_for_guests(engine.connect(), targets, _progress, args.build_timeout)
+        if images:
+            disk, disk_seconds = imagedisk.disk_for(images, engine.connect(), _progress)
     shared = matrix.Endpoints(args.guest_jobs)
     for kernel, cgroup in plan.entries:
         if kernel == matrix.HOST:
             endpoints.append(matrix.LocalEndpoint(shared))
         else:
             endpoints.append(matrix.GuestEndpoint(kernel, cgroup, images, engine.connect(), args.results, shared,
-                                                  args.guest_memory, args.guest_cpus, args.boot_timeout))
+                                                  args.guest_memory, args.guest_cpus, args.boot_timeout,
+                                                  disk, disk_seconds))
     return endpoints, shared.stopped.set, missing
 
 

@@ -149,8 +149,9 @@ class Guest:
 
 @contextmanager
 def booted(kernel, cgroup, console, memory_mb=2048, cpus=2, accel="tcg", progress=lambda msg: None,
-           name=None, boot_timeout=BOOT_TIMEOUT, stop=lambda: False):
-    """Boot a guest of `kernel` with `cgroup` layout; yield it once its engine answers; always end it."""
+           name=None, boot_timeout=BOOT_TIMEOUT, stop=lambda: False, images_disk=None):
+    """Boot a guest of `kernel` with `cgroup` layout; yield it once its engine answers; always end it.
+    `images_disk` (imagedisk.py) becomes its /var/lib/docker, through an overlay of its own."""
     require_tools()
     disk = guestfs.rootfs(progress)
     initrd, modules = guestfs.boot_files(kernel, progress)
@@ -159,19 +160,22 @@ def booted(kernel, cgroup, console, memory_mb=2048, cpus=2, accel="tcg", progres
     proc = None
     try:
         overlay = work / "root.qcow2"
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(disk), "-F", "raw", str(overlay)],
-                       check=True, capture_output=True, timeout=60)
+        images_overlay = work / "images.qcow2" if images_disk else None
+        for base, top in ((disk, overlay), (images_disk, images_overlay)):
+            if base:
+                subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "raw", str(top)],
+                               check=True, capture_output=True, timeout=60)
         Path(console).parent.mkdir(parents=True, exist_ok=True)
         cfg = qemu.GuestConfig(name=name or f"{kernel.release}-{cgroup}", kernel_image=str(kernel.image),
                                initramfs=str(initrd), root_overlay=str(overlay), modules_disk=str(modules),
                                cgroup=cgroup, accel=accel, memory_mb=memory_mb, cpus=cpus, port=free_port(),
-                               console=str(console))
+                               console=str(console), images_overlay=str(images_overlay or ""))
         progress(f"booting {kernel.release} ({cgroup}, {accel}, {memory_mb} MiB) with its engine on {cfg.port}")
         started = time.monotonic()
         # setpriv: qemu gets SIGKILL when the thread that started it ends, whatever ends it
         proc = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", *qemu.argv(cfg, QEMU)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _release_when_open(proc, overlay, work)
+        _release_when_open(proc, [p for p in (overlay, images_overlay) if p], work)
         g = Guest(cfg, proc, started)
         g.wait_engine(boot_timeout, progress, stop)
         yield g
@@ -181,14 +185,19 @@ def booted(kernel, cgroup, console, memory_mb=2048, cpus=2, accel="tcg", progres
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _release_when_open(proc, overlay, work, timeout=20):
-    """Unlink the overlay once qemu holds it open: then nothing on disk outlives qemu."""
+def _release_when_open(proc, overlays, work, timeout=20):
+    """Unlink the overlays once qemu holds them open: then nothing on disk outlives qemu."""
     deadline = time.monotonic() + timeout
-    target = str(overlay)
+    targets = {str(p) for p in overlays}
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            fds = os.listdir(f"/proc/{proc.pid}/fd")
-            if any(os.readlink(f"/proc/{proc.pid}/fd/{fd}") == target for fd in fds):
+            held = set()
+            for fd in os.listdir(f"/proc/{proc.pid}/fd"):
+                try:
+                    held.add(os.readlink(f"/proc/{proc.pid}/fd/{fd}"))
+                except OSError:
+                    pass
+            if targets <= held:
                 shutil.rmtree(work, ignore_errors=True)
                 return
         except OSError:

@@ -7,6 +7,7 @@ on, cgroup v2 by default. Its engine listens on the guest's TCP port 2375, which
 forward bound to 127.0.0.1 on the host reaches (the guest has no other network).
 """
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -137,21 +138,25 @@ def boot_files(kernel, progress=lambda msg: None):
         dest = Path(kernel.image).parent
     else:
         dest = cache.folder("kernels", f"file-{kernel.release}-{Path(kernel.image).stat().st_mtime_ns}")
-    initrd, modules = dest / "initramfs.img", dest / "modules.img"
+    # the initramfs is named after its init script, so a changed script makes a new one
+    stamp = hashlib.sha256(initramfs.INIT.encode()).hexdigest()[:8]
+    initrd, modules = dest / f"initramfs-{stamp}.img", dest / "modules.img"
     if initrd.exists() and modules.exists():
         return initrd, modules
     progress(f"kernel {kernel.release}: making its initramfs and modules disk")
     tree = Path(kernel.modules) / "lib" / "modules" if str(kernel.modules) not in ("", ".") else None
-    tmp_initrd = initrd.with_suffix(".partial")
-    if tree is not None and (tree / kernel.release).is_dir():
-        initramfs.build(busybox(), kernel.modules, kernel.release, tmp_initrd)
-        size = max(256, int(cache.size(tree) * 1.5) >> 20) + 64
-        _mkfs(tree, modules.with_suffix(".partial"), f"{size}M", "reprolab-mods")
-    else:  # a monolithic build: drivers are built in; an empty modules disk keeps the layout the same
-        initramfs.build(busybox(), "/nonexistent", kernel.release, tmp_initrd)
-        empty = dest / "empty"
-        empty.mkdir(exist_ok=True)
-        _mkfs(empty, modules.with_suffix(".partial"), "64M", "reprolab-mods")
-    tmp_initrd.rename(initrd)
-    modules.with_suffix(".partial").rename(modules)
+    has_modules = tree is not None and (tree / kernel.release).is_dir()
+    if not initrd.exists():
+        part = initrd.with_suffix(".partial")
+        initramfs.build(busybox(), kernel.modules if has_modules else "/nonexistent", kernel.release, part)
+        part.rename(initrd)
+    if not modules.exists():
+        if has_modules:
+            src, size = tree, f"{max(256, int(cache.size(tree) * 1.5) >> 20) + 64}M"
+        else:  # a monolithic build: drivers built in; an empty modules disk keeps the disk layout the same
+            src, size = dest / "empty", "64M"
+            src.mkdir(exist_ok=True)
+        part = modules.with_suffix(".partial")
+        _mkfs(src, part, size, "reprolab-mods")
+        part.rename(modules)
     return initrd, modules

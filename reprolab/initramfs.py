@@ -22,9 +22,14 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "reprolab-initramfs: loading drivers"
 while read -r m; do insmod "/lib/modules/$m" || echo "reprolab-initramfs: insmod $m failed"; done < /modules.order
-for i in $(seq 1 300); do [ -b /dev/vda ] && [ -b /dev/vdb ] && break; sleep 0.1; done
+images=; grep -q reprolab.images=1 /proc/cmdline && images=/dev/vdc
+for i in $(seq 1 300); do [ -b /dev/vda ] && [ -b /dev/vdb ] && { [ -z "$images" ] || [ -b $images ]; } && break; sleep 0.1; done
 mount -t ext4 -o rw /dev/vda /newroot || { echo "reprolab-initramfs: cannot mount /dev/vda"; poweroff -f; }
 mount -t ext4 -o ro /dev/vdb /newroot/lib/modules || echo "reprolab-initramfs: no modules disk"
+if [ -n "$images" ]; then
+  mkdir -p /newroot/var/lib/docker
+  mount -t ext4 -o rw $images /newroot/var/lib/docker || echo "reprolab-initramfs: cannot mount the image disk"
+fi
 umount /proc /sys
 mount --move /dev /newroot/dev
 echo "reprolab-initramfs: switching to the root disk"

@@ -82,8 +82,9 @@ class GuestEndpoint:
     """A qemu guest of one kernel and cgroup layout, given the images the lab's engine built."""
 
     def __init__(self, kernel, cgroup, images, source, results_dir, shared, memory_mb=2048, cpus=2,
-                 boot_timeout=guest.BOOT_TIMEOUT):
+                 boot_timeout=guest.BOOT_TIMEOUT, images_disk=None, images_disk_seconds=0.0):
         self.kernel, self.cgroup, self.images, self.source = kernel, cgroup, images, source
+        self.images_disk = images_disk
         self.name = f"{kernel.spec}/{cgroup}"
         # beside the run's logs, named relative to the results folder as variant logs are
         rel = Path("logs") / "guests" / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{kernel.release}-{cgroup}.console.log"
@@ -91,7 +92,8 @@ class GuestEndpoint:
         self.shared, self.memory_mb, self.cpus, self.boot_timeout = shared, memory_mb, cpus, boot_timeout
         self.facts = {"host_label": f"guest {kernel.release} {cgroup}", "guest": {
             "kernel_spec": kernel.spec, "kernel_release": kernel.release, "kernel_origin": kernel.origin,
-            "cgroup": cgroup, "memory_mb": memory_mb, "cpus": cpus, "console_log": str(rel), "ran_beside": []}}
+            "cgroup": cgroup, "memory_mb": memory_mb, "cpus": cpus, "console_log": str(rel), "ran_beside": [],
+            "image_disk": Path(images_disk).name if images_disk else None, "image_disk_seconds": images_disk_seconds}}
 
     @contextmanager
     def engine(self, progress):
@@ -102,15 +104,19 @@ class GuestEndpoint:
             try:
                 with guest.booted(self.kernel, self.cgroup, self.console, self.memory_mb, self.cpus, accel,
                                   progress, boot_timeout=self.boot_timeout,
-                                  stop=self.shared.stopped.is_set) as vm:
+                                  stop=self.shared.stopped.is_set, images_disk=self.images_disk) as vm:
                     g["boot_seconds"] = vm.boot_seconds
                     progress(f"engine answers after {vm.boot_seconds:.0f} s")
                     client = engine.connect(vm.url)
+                    # the image disk normally holds them all; whatever it lacks goes through docker load
                     todo = transfer.missing(client, self.images)
-                    progress(f"transfer: {len(todo)} image(s) from the lab's engine")
+                    g["images_on_disk"] = len(self.images) - len(todo)
+                    if todo:
+                        progress(f"transfer: {len(todo)} image(s) not on the guest; sending them")
                     seconds, sent = transfer.copy(self.source, client, todo, progress)
-                    g.update(transfer_seconds=seconds, transfer_bytes=sent, images_transferred=len(todo))
-                    progress(f"transfer: {sent >> 20} MiB in {seconds:.0f} s")
+                    g.update(transfer_seconds=seconds, transfer_bytes=sent, images_sent=len(todo))
+                    if todo:
+                        progress(f"transfer: {sent >> 20} MiB in {seconds:.0f} s")
                     yield client, self.facts
             except BaseException:
                 g["console_tail"] = _tail(self.console)

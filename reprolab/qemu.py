@@ -22,6 +22,7 @@ class GuestConfig:
     port: int = 0  # host port on 127.0.0.1 forwarded to the guest engine
     engine_port: int = 2375
     console: str = "console.log"
+    images_overlay: str = ""  # qcow2 over the image disk (imagedisk.py), mounted at /var/lib/docker
 
     def __post_init__(self):
         if self.cgroup not in CGROUPS:
@@ -42,6 +43,8 @@ def kernel_cmdline(cfg):
         # 0 gives what a v1 distribution runs: v1 controllers beside systemd's cgroup2 (hybrid)
         f"systemd.unified_cgroup_hierarchy={unified}",
         "systemd.show_status=1", "net.ifnames=0",
+        # the lab's initramfs mounts the image disk (/dev/vdc) at /var/lib/docker
+        *(["reprolab.images=1"] if cfg.images_overlay else []),
     ])
 
 
@@ -58,6 +61,8 @@ def argv(cfg, binary="qemu-system-x86_64"):
         # cache=unsafe: the overlay is thrown away with the guest, so flushes buy nothing
         "-drive", f"file={_opt(cfg.root_overlay)},if=virtio,format=qcow2,cache=unsafe",
         "-drive", f"file={_opt(cfg.modules_disk)},if=virtio,format=raw,readonly=on",
+        *(["-drive", f"file={_opt(cfg.images_overlay)},if=virtio,format=qcow2,cache=unsafe"]
+          if cfg.images_overlay else []),
         "-nic", f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{cfg.port}-:{cfg.engine_port}",
         "-device", "virtio-rng-pci",
     ]
