@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks of the lab against its goals; writes bench/RESULTS.md (one command: make bench).
 
-    python bench/run.py [overhead] [jobs] [build] [compare] [scenarios]   (default: all)
+    python bench/run.py [overhead] [jobs] [build] [compare] [scenarios] [guests]   (default: all)
 
 Each ratio is measured within one invocation, on a warm engine (images built first), so the
 numbers compare like with like. Timing belongs here, never in the tests.
@@ -112,6 +112,48 @@ def bench_scenarios(tmp):
     return rows
 
 
+FIXTURES = str(ROOT / "tests/fixtures/scenarios")
+
+
+def bench_guests(tmp):
+    """The kernel matrix under this machine's accelerator: per kernel, cached kernel to first verdict
+    (boot, image disk, run); one whole scenario on an extra kernel; image disk per image; one guest
+    versus two at once. Kernels, root disk and image disks are made first (not timed)."""
+    from reprolab import engine, imagedisk
+    rows = []
+    for k in ("5.10", "6.1", "6.12"):
+        lab("--scenarios", FIXTURES, "run", "outcomes:present", "--kernel", k, results=tmp)  # warm caches
+        t, p = lab("--scenarios", FIXTURES, "run", "outcomes:present", "--kernel", k, results=tmp)
+        g = newest(tmp)["host"].get("guest", {})
+        run_s = sum(r["seconds"] for r in newest(tmp)["results"])
+        rows.append((f"first verdict, kernel {k} ({g.get('kernel_release')}, {g.get('accel')})",
+                     f"{t:.0f}s: boot {g.get('boot_seconds')}s, image disk {g.get('image_disk_seconds')}s, "
+                     f"sent {g.get('images_sent')}, variant {run_s:.0f}s (exit {p.returncode})", "<= 90 s", t <= 90))
+    sel = ["rmtree-cloexec-leak", "--suite", "bookworm", "--kernel", "6.1"]
+    lab("run", *sel, results=tmp)  # warm: images, image disk
+    t, p = lab("run", *sel, results=tmp)
+    g = newest(tmp)["host"].get("guest", {})
+    rows.append(("rmtree-cloexec-leak, all variants, bookworm, on 6.1", f"{t:.0f}s (boot {g.get('boot_seconds')}s, "
+                 f"exit {p.returncode})", "<= 300 s", t <= 300))
+    local = engine.connect()
+    names = [i.tags[0] for i in local.images.list(filters={"label": "org.reprolab.scenario=rmtree-cloexec-leak"})
+             if i.tags and i.tags[0].endswith("-bookworm")]
+    images = {n: local.images.get(n).id for n in names + ["debian:bookworm"]}
+    disk = imagedisk.disk_for(images, local)[0]
+    disk.unlink()
+    start = time.monotonic()
+    imagedisk.disk_for(images, local)
+    per = (time.monotonic() - start) / max(1, len(names))
+    rows.append((f"image disk, {len(names)} scenario images + base, made anew", f"{per:.1f}s per image "
+                 f"({time.monotonic() - start:.0f}s in all)", "<= 30 s per image", per <= 30))
+    pair = ["--scenarios", FIXTURES, "run", "outcomes:present", "--kernel", "5.10", "--kernel", "6.12"]
+    t1, p1 = lab(*pair, "--guest-jobs", "1", results=tmp)
+    t2, p2 = lab(*pair, "--guest-jobs", "2", results=tmp)
+    rows.append(("two guests at once / one after the other", f"{t2:.0f}s / {t1:.0f}s = {t2 / t1:.2f} "
+                 f"(exit {p1.returncode}, {p2.returncode})", "< 1 (information)", t2 < t1))
+    return rows
+
+
 def _ttd(evidence):
     for key, value in evidence.items():
         if "time_to" in key and isinstance(value, (int, float)):
@@ -120,7 +162,7 @@ def _ttd(evidence):
 
 
 BENCHES = {"overhead": bench_overhead, "jobs": bench_jobs, "build": bench_build, "compare": bench_compare,
-           "scenarios": bench_scenarios}
+           "scenarios": bench_scenarios, "guests": bench_guests}
 
 
 def main(names):

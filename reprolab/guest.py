@@ -7,6 +7,7 @@ log, beside the run's logs.
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,7 @@ QEMU = "qemu-system-x86_64"
 BOOT_TIMEOUT = 300  # seconds from qemu's start to an answering engine (TCG on 2 cores: about 30–90)
 KVM_PROBE_SECONDS = 15
 OWNER_TAG = "reprolab-guest"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # systemd colours its status lines
 
 
 def require_tools():
@@ -116,7 +118,7 @@ class Guest:
             text = Path(self.cfg.console).read_text(errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.replace("\r", "").splitlines()[-lines:])
+        return "\n".join(ANSI.sub("", text).replace("\r", "").splitlines()[-lines:])
 
     def wait_engine(self, timeout=BOOT_TIMEOUT, progress=lambda msg: None, stop=lambda: False):
         """Seconds from qemu's start until the guest's engine answers /_ping; EngineError otherwise."""

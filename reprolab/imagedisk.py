@@ -94,10 +94,13 @@ class _private_engine:
     def __enter__(self):
         if not shutil.which("dockerd"):
             raise EngineError("image disk: dockerd not found; install docker.io ('sudo bash scripts/setup-host.sh')")
-        sock = self.tmp / "docker.sock"
-        # a short exec root: containerd's socket path must fit in 108 bytes
+        # a short exec root: the engine's and containerd's socket paths must fit in 108 bytes
         self.exec_root = Path(tempfile.mkdtemp(prefix="rl-", dir="/run" if os.access("/run", os.W_OK) else None))
-        argv = ["setpriv", "--pdeathsig", "KILL", "dockerd", "--data-root", str(self.tmp / "data"),
+        sock = self.exec_root / "docker.sock"
+        # Its own network namespace: a dockerd told `--bridge none` deletes any `docker0` it sees, which
+        # would be the host engine's bridge (its builds then fail: "could not find bridge docker0").
+        # Its own mount namespace: the bind mounts it makes in its data root end with it.
+        argv = ["setpriv", "--pdeathsig", "KILL", "unshare", "--net", "--mount", "dockerd", "--data-root", str(self.tmp / "data"),
                 "--exec-root", str(self.exec_root), "--pidfile", str(self.tmp / "dockerd.pid"),
                 "-H", f"unix://{sock}", "--bridge", "none", "--iptables=false", "--ip6tables=false",
                 "--ip-masq=false", "--storage-driver", "overlay2", "--log-level", "warn",
@@ -115,6 +118,7 @@ class _private_engine:
                 return client
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.3)
+        self.log.flush()
         tail = (self.tmp / "dockerd.log").read_text(errors="replace").strip().splitlines()[-3:]
         self.__exit__(None, None, None)
         raise EngineError(f"image disk: the private dockerd did not start: {' | '.join(tail)[:300]}")

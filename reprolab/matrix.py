@@ -125,7 +125,8 @@ class GuestEndpoint:
 
 def _tail(path, lines=40):
     try:
-        return "\n".join(Path(path).read_text(errors="replace").replace("\r", "").splitlines()[-lines:])
+        text = guest.ANSI.sub("", Path(path).read_text(errors="replace"))
+        return "\n".join(text.replace("\r", "").splitlines()[-lines:])
     except OSError:
         return ""
 

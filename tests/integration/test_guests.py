@@ -121,3 +121,18 @@ def test_a_file_that_is_not_a_kernel_is_refused(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         f"lab.py: {bogus}: not a kernel image (no x86 boot header 'HdrS'); give a bzImage "
         f"(arch/x86/boot/bzImage or /boot/vmlinuz-*)")
+
+
+def test_the_image_disk_leaves_the_host_engine_alone(client, tmp_path, monkeypatch):
+    """The private dockerd that fills an image disk must not touch the host engine's network: a
+    dockerd told `--bridge none` deletes any docker0 it sees (it did, once, and builds failed)."""
+    from reprolab import imagedisk
+    monkeypatch.setenv("REPROLAB_CACHE", str(tmp_path / "cache"))
+    assert Path("/sys/class/net/docker0").exists()
+    images = {"debian:bookworm": client.images.get("debian:bookworm").id}
+    disk, seconds = imagedisk.disk_for(images, client)
+    assert disk.exists() and seconds > 0
+    assert Path("/sys/class/net/docker0").exists(), "the image disk's dockerd removed the host's bridge"
+    out = client.containers.run("debian:bookworm", ["cat", "/sys/class/net/eth0/operstate"], remove=True)
+    assert out.strip() == b"up"
+    assert imagedisk.disk_for(images, client) == (disk, 0.0)  # cached by the image ids
