@@ -135,3 +135,21 @@ def test_request_check_sees_a_page_that_fetches(chromium, tmp_path):
                     '<script src="https://example.invalid/b.js"></script></body></html>')
     _, requests = browse(chromium, page, tmp_path)
     assert requests == ["http://example.invalid/a.png", "https://example.invalid/b.js"]
+
+
+@pytest.mark.docker
+def test_run_writes_its_report(client, tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    proc = lab("--scenarios", str(ROOT / "tests" / "fixtures" / "scenarios"), "--results", str(tmp_path / "r"),
+               "run", "outcomes:present", "outcomes:absent", "--suite", "bookworm", "--repeat", "2",
+               "--report", str(pages / "run.html"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith(f"report of 1 record(s): {pages / 'run.html'}\n")
+    dom = htmldom.parse((pages / "run.html").read_text())
+    cells = [td.text() for td in dom.by_id("matrix").find_all("td", cls="cell")]
+    assert [c.split("[")[0] for c in cells] == ["✓2/2 ", "✓0/2 "]
+    assert dom.by_id("summary").text() == "1 record(s), 4 variant runs: 4 as expected, 0 differ, 0 skipped  |  2 rows"
+    links = [a.attrs["href"] for a in dom.find_all("a", cls="log")]
+    assert len(links) == 2 and all(v.startswith("../r/logs/") for v in links)
+    assert all((pages / unquote(v)).is_file() for v in links)
