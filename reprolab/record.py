@@ -116,6 +116,8 @@ def _validator():
 
 def schema_problems(data):
     """Every way `data` breaks record.schema.json, each as `field path: what is wrong`, in path order."""
+    if _conforms(data):
+        return []
     found = []
     for err in _validator().iter_errors(data):
         where = list(err.absolute_path)
@@ -131,6 +133,80 @@ def schema_problems(data):
             found.append((where, err.message[:120]))
     found.sort(key=lambda item: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in item[0]])
     return [f"{_field(where)}: {what}" for where, what in found]
+
+
+@functools.lru_cache(maxsize=None)
+def _schema():
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+# jsonschema takes about 12 ms for a record of 30 results (its per-keyword machinery), which made
+# reading 1,000 records cost 12 s. Nearly every record is valid, so a plain walk of the few keywords
+# the schema uses says "valid" first; jsonschema runs only when it does not, and names the problems.
+_ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description"}
+_TYPES = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
+          "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+          "null": lambda v: v is None,
+          "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
+          or (isinstance(v, float) and v.is_integer()),
+          "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class _Unknown(Exception):
+    """The schema uses a keyword the walk does not implement: leave the answer to jsonschema."""
+
+
+def _conforms(data):
+    try:
+        return _walk(_schema(), data, _schema())
+    except _Unknown:
+        return False
+
+
+def _same(a, b):
+    # JSON equality as jsonschema's: true is not 1
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _walk(schema, value, root):
+    if schema is True:
+        return True
+    if schema is False:
+        return False
+    for key, want in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key == "$ref":
+            if not want.startswith("#/"):
+                raise _Unknown(want)
+            target = root
+            for part in want[2:].split("/"):
+                target = target[part]
+            ok = _walk(target, value, root)
+        elif key == "type":
+            ok = any(_TYPES[t](value) for t in ([want] if isinstance(want, str) else want))
+        elif key == "const":
+            ok = _same(value, want)
+        elif key == "enum":
+            ok = any(_same(value, w) for w in want)
+        elif key == "minLength":
+            ok = not isinstance(value, str) or len(value) >= want
+        elif key == "minimum":
+            ok = not _TYPES["number"](value) or value >= want
+        elif key == "required":
+            ok = not isinstance(value, dict) or all(k in value for k in want)
+        elif key == "properties":
+            ok = not isinstance(value, dict) or all(_walk(sub, value[k], root) for k, sub in want.items() if k in value)
+        elif key == "additionalProperties":
+            known = schema.get("properties", {})
+            ok = not isinstance(value, dict) or all(_walk(want, v, root) for k, v in value.items() if k not in known)
+        elif key == "items":
+            ok = not isinstance(value, list) or all(_walk(want, v, root) for v in value)
+        else:
+            raise _Unknown(key)
+        if not ok:
+            return False
+    return True
 
 
 def _field(parts):
