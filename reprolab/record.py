@@ -141,26 +141,33 @@ def _schema():
 
 
 # jsonschema takes about 12 ms for a record of 30 results (its per-keyword machinery), which made
-# reading 1,000 records cost 12 s. Nearly every record is valid, so a plain walk of the few keywords
-# the schema uses says "valid" first; jsonschema runs only when it does not, and names the problems.
+# reading 1,000 records cost 12 s. Nearly every record is valid, so the few keywords the schema uses,
+# compiled once into plain checks, say "valid" first; jsonschema runs only when they do not, and
+# names the problems.
 _ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description"}
-_TYPES = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
-          "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+_TYPES = {"object": lambda v: type(v) is dict, "array": lambda v: type(v) is list,
+          "string": lambda v: type(v) is str, "boolean": lambda v: type(v) is bool,
           "null": lambda v: v is None,
-          "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
-          or (isinstance(v, float) and v.is_integer()),
-          "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+          "integer": lambda v: type(v) is int or (type(v) is float and v.is_integer()),
+          "number": lambda v: type(v) in (int, float)}
 
 
 class _Unknown(Exception):
-    """The schema uses a keyword the walk does not implement: leave the answer to jsonschema."""
+    """The schema uses a keyword the checks do not implement: leave the answer to jsonschema."""
+
+
+_compiled = {}
 
 
 def _conforms(data):
-    try:
-        return _walk(_schema(), data, _schema())
-    except _Unknown:
-        return False
+    schema = _schema()
+    key = id(schema)
+    if key not in _compiled:
+        try:
+            _compiled[key] = (schema, _compile(schema, schema, {}))
+        except _Unknown:
+            _compiled[key] = (schema, lambda value: False)
+    return _compiled[key][1](data)
 
 
 def _same(a, b):
@@ -168,45 +175,51 @@ def _same(a, b):
     return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
-def _walk(schema, value, root):
-    if schema is True:
-        return True
-    if schema is False:
-        return False
+def _compile(schema, root, refs):
+    """A function value → bool for `schema`; `refs` holds the compiled targets of $ref by pointer."""
+    if schema is True or schema is False:
+        return lambda value, answer=schema: answer
+    checks = []
     for key, want in schema.items():
         if key in _ANNOTATIONS:
             continue
         if key == "$ref":
             if not want.startswith("#/"):
                 raise _Unknown(want)
-            target = root
-            for part in want[2:].split("/"):
-                target = target[part]
-            ok = _walk(target, value, root)
+            if want not in refs:
+                refs[want] = None  # a reference to itself resolves through refs at check time
+                target = root
+                for part in want[2:].split("/"):
+                    target = target[part]
+                refs[want] = _compile(target, root, refs)
+            checks.append(lambda v, w=want: refs[w](v))
         elif key == "type":
-            ok = any(_TYPES[t](value) for t in ([want] if isinstance(want, str) else want))
+            types = [_TYPES[t] for t in ([want] if isinstance(want, str) else want)]
+            checks.append(types[0] if len(types) == 1 else lambda v, ts=types: any(t(v) for t in ts))
         elif key == "const":
-            ok = _same(value, want)
+            checks.append(lambda v, w=want: _same(v, w))
         elif key == "enum":
-            ok = any(_same(value, w) for w in want)
+            checks.append(lambda v, ws=want: any(_same(v, w) for w in ws))
         elif key == "minLength":
-            ok = not isinstance(value, str) or len(value) >= want
+            checks.append(lambda v, n=want: type(v) is not str or len(v) >= n)
         elif key == "minimum":
-            ok = not _TYPES["number"](value) or value >= want
+            checks.append(lambda v, n=want: type(v) not in (int, float) or v >= n)
         elif key == "required":
-            ok = not isinstance(value, dict) or all(k in value for k in want)
+            checks.append(lambda v, ks=want: type(v) is not dict or all(k in v for k in ks))
         elif key == "properties":
-            ok = not isinstance(value, dict) or all(_walk(sub, value[k], root) for k, sub in want.items() if k in value)
+            subs = {k: _compile(sub, root, refs) for k, sub in want.items()}
+            checks.append(lambda v, subs=subs: type(v) is not dict
+                          or all(subs[k](x) for k, x in v.items() if k in subs))
         elif key == "additionalProperties":
-            known = schema.get("properties", {})
-            ok = not isinstance(value, dict) or all(_walk(want, v, root) for k, v in value.items() if k not in known)
+            known, other = set(schema.get("properties", {})), _compile(want, root, refs)
+            checks.append(lambda v, known=known, other=other: type(v) is not dict
+                          or all(other(x) for k, x in v.items() if k not in known))
         elif key == "items":
-            ok = not isinstance(value, list) or all(_walk(want, v, root) for v in value)
+            item = _compile(want, root, refs)
+            checks.append(lambda v, item=item: type(v) is not list or all(item(x) for x in v))
         else:
             raise _Unknown(key)
-        if not ok:
-            return False
-    return True
+    return lambda value: all(check(value) for check in checks)
 
 
 def _field(parts):
