@@ -10,7 +10,7 @@ from urllib.parse import unquote
 import htmldom
 import report_records
 from reprolab import cli, compare, record, report, table
-from tests.unit import golden
+from unit import golden
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1767225600  # 2026-01-01 00:00 UTC: the page's time stamp, fixed for golden text
