@@ -25,6 +25,7 @@ LOG_TAIL_LINES = 30
 LOG_TAIL_BYTES = 4096
 EVIDENCE_CHARS = 6000
 OUTCOMES = ("reproduced", "not-reproduced", "skipped", "error", "hang")
+SET_FACTS = ("kernels", "engines", "cgroup", "privileged mode", "hosts", "guests", "when", "how long", "interrupted")
 
 
 def render(loaded, problems=(), by="kernel", out_dir=".", now=None):
@@ -49,6 +50,7 @@ def view(loaded, problems=(), by="kernel", out_dir=".", now=None):
             "cells": [_cell(f"{i}-{j}", key, col, cells.get(col, []), files, out_dir)
                       for j, col in enumerate(columns)]})
     groups = compare.releases(columns) if by == "kernel" else {}
+    sets = _record_sets(records, columns, by, files)
     return {
         "by": by, "rule": compare.RULE, "problems": list(problems),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
@@ -57,7 +59,7 @@ def view(loaded, problems=(), by="kernel", out_dir=".", now=None):
         "rows": out_rows, "differing": sum(r["differs"] for r in out_rows),
         "summary": summary(records, len(out_rows)),
         "closing": compare.closing(records, by) if records else "",
-        "sets": _record_sets(records, columns, by, files),
+        "sets": sets, "set_labels": [label for label in SET_FACTS if any(label in x["facts"] for x in sets)],
         "run_list": RUN_LIST,
     }
 
@@ -224,7 +226,7 @@ def _record_sets(records, columns, by, files):
         spans = [e - s for s, e in ((_when(rec.get("started")), _when(rec.get("ended"))) for rec in recs) if s and e]
         sets.append({
             "column": col, "count": len(recs),
-            "facts": [(label, ", ".join(values)) for label, values in (
+            "facts": {label: "; ".join(values) for label, values in (
                 ("kernels", _distinct(h.get("kernel") for h in hosts)),
                 ("engines", _distinct(h.get("engine") for h in hosts)),
                 ("cgroup", _distinct(h.get("cgroup") for h in hosts)),
@@ -236,7 +238,7 @@ def _record_sets(records, columns, by, files):
                                                                   if len(spans) > 1 else "")] if spans else []),
                 ("interrupted", [f"{sum(1 for r in recs if r.get('interrupted'))} record(s)"]
                  if any(r.get("interrupted") for r in recs) else []),
-            ) if values],
+            ) if values},
             "records": [{"run_id": rec["run_id"], "file": str(files.get(id(rec), "")),
                          "summary": table.summary(rec), "command": " ".join(rec.get("command") or [])}
                         for rec in recs],

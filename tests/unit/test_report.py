@@ -142,14 +142,16 @@ def test_record_set_headers_and_summary(tmp_path):
         "6 record(s), 24 variant runs: 12 as expected, 10 differ, 2 skipped  |  4 rows"
     assert dom.by_id("closing").text().startswith(
         "6 record(s) compared by kernel; 6.1.0-41-amd64, 6.1.0-50-amd64 are builds of release 6.1.0; * marks")
-    sets = dom.by_id("sets").find_all("section", cls="set")
+    sets = dom.by_id("sets").find_all("tr", cls="set")
     assert [s.attrs["data-column"] for s in sets] == ["6.1.0-41-amd64", "6.1.0-50-amd64", "6.12.0-1-amd64"]
-    facts = [dict(zip((dt.text() for dt in s.find_all("dt")), (dd.text() for dd in s.find_all("dd")))) for s in sets]
+    facts = [{td.attrs["data-fact"]: td.text() for td in s.find_all("td", data_fact=True)} for s in sets]
     assert facts[1] == {"kernels": "6.1.0-50-amd64", "engines": "20.10.24+dfsg1", "cgroup": "v2",
                         "privileged mode": "emulated", "hosts": "guest 6.1.0-50-amd64 v2",
                         "guests": "kernel 6.1.0-50-amd64, cgroup v2, tcg, boot 41 s, transfer 12 s",
                         "when": "2026-01-02 10:00 – 10:01 UTC", "how long": "1m30s in all"}
+    assert facts[0]["guests"] == "" and facts[0]["hosts"] == "box"
     assert facts[2]["how long"] == "6m00s in all, 1m30s the longest"
+    assert sets[2].find_all("summary")[0].text() == "4 record(s)"
     first = sets[2].find_all("li")[0]
     assert len(sets[2].find_all("li")) == 4
     assert first.find_all("code")[0].text() == "20260103T000000Z-cccccc"
