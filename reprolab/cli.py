@@ -73,6 +73,7 @@ def parser():
             c.add_argument("--jobs", type=_positive, default=1, metavar="N",
                            help="variants run at once (default 1: races are timing-sensitive)")
             c.add_argument("--junit", metavar="FILE", help="also write JUnit XML of the run")
+            c.add_argument("--report", metavar="FILE", help="also write the HTML report of the run's record(s)")
             c.add_argument("--host", action="append", default=[], metavar="URL",
                            help="run on this engine (ssh://user@host, tcp://...); repeat for several hosts in parallel")
             g = c.add_argument_group("kernel matrix (qemu guests; see README 'Other kernels')")
@@ -104,6 +105,19 @@ def parser():
     cmp.add_argument("--only-diff", action="store_true", help="only rows whose outcomes differ (rule above)")
     cmp.add_argument("--format", default="simple", help="tabulate table format (github for issues)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    rep = sub.add_parser("report", help="write one self-contained HTML page of records (matrix, details, logs)",
+                         description="One HTML file, viewable offline (CSS and script inline, no network): "
+                                     "the compare matrix with cells coloured by outcome and by match with the "
+                                     "expectation, k/N with its Wilson interval as a bar, rows that differ "
+                                     "highlighted with a toggle to show only them, and per cell its reason, "
+                                     "evidence, versions, timing, log tail and link, replay and docker run lines "
+                                     "and host facts. Links to logs are relative to the output file.")
+    rep.add_argument("records", nargs="*", metavar="RECORD",
+                     help="record files or folders (default: the results folder)")
+    rep.add_argument("-o", "--output", default="report.html", metavar="FILE", help="default: report.html")
+    rep.add_argument("--by", default="kernel", choices=("kernel", "release", "host", "suite", "run", "cgroup"),
+                     help="columns, as compare --by (default kernel)")
 
     s = sub.add_parser("show", help="print the table of a stored run (default: the newest)")
     s.add_argument("run", nargs="?", help="run id or record path")
@@ -262,10 +276,12 @@ def cmd_run(args, argv):
     except Interrupted:
         _print_run(s.record, args.format, s.writer.path)
         _write_junit(args, s.record)
+        _run_report(args, [s.writer.path])
         _err("interrupted: containers removed; the record keeps the finished variants")
         return 130
     _print_run(rec, args.format, s.writer.path)
     _write_junit(args, rec)
+    _run_report(args, [s.writer.path])
     return session.exit_code(rec, args.strict)
 
 
@@ -316,6 +332,7 @@ def _run_hosts(args, argv, targets):
         _print_run(s.record, args.format, s.writer.path)
         _write_junit(args, s.record, suffix=s.run_id)
         code = max(code, 130 if s.record.get("interrupted") else session.exit_code(s.record, args.strict))
+    _run_report(args, [outcome[ep.name][0].writer.path for ep in endpoints if outcome[ep.name][0] is not None])
     return code
 
 
@@ -355,6 +372,34 @@ def cmd_compare(args, argv):
             print(compare.render(records, args.by, args.only_diff, args.format))
             print(compare.closing(records, args.by))
     return 2 if problems else 0
+
+
+def cmd_report(args, argv):
+    from reprolab import compare
+    loaded, problems = compare.load_files(args.records or [args.results])
+    for p in problems:
+        _err(f"lab.py: {p}")
+    _write_report(args.output, loaded, problems, args.by)
+    return 2 if problems else 0
+
+
+def _write_report(output, loaded, problems=(), by="kernel"):
+    from reprolab import report
+    out = Path(output)
+    try:
+        out.write_text(report.render(loaded, problems, by, out_dir=out.parent), encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write the report: {exc.strerror}") from None
+    rows = "" if not loaded else f" of {len(loaded)} record(s)"
+    print(f"report{rows}: {out}")
+
+
+def _run_report(args, paths):
+    """run --report: the page of this run's records (one per engine), columns by kernel (by host when
+    only --host engines ran, which may share a kernel)."""
+    if args.report:
+        loaded = [(p, record.load(p)) for p in paths if p is not None and Path(p).is_file()]
+        _write_report(args.report, loaded, by="host" if args.host and not args.kernel else "kernel")
 
 
 def _print_run(rec, fmt, path):
@@ -430,5 +475,6 @@ def cmd_compose(args, argv):
 
 
 COMMANDS = {"list": cmd_list, "validate": cmd_validate, "base": cmd_base, "build": cmd_build,
-            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "clean": cmd_clean, "cache": cmd_cache,
+            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
+            "cache": cmd_cache,
             "compose": cmd_compose}

@@ -39,20 +39,34 @@ def release(kernel):
 
 def load_many(paths):
     """(records, problems): every readable record of `paths`; one line per file that is not."""
-    records, problems = [], []
+    loaded, problems = load_files(paths)
+    return [rec for _, rec in loaded], problems
+
+
+def load_files(paths):
+    """([(file, record)], problems): as load_many, keeping each record's file (its logs are relative
+    to the file's folder)."""
+    loaded, problems = [], []
     files = record.expand(paths)
     for p in files:
         try:
-            records.append(record.load(p))
+            loaded.append((p, record.load(p)))
         except RecordError as exc:
             problems.append(str(exc))
     if not files:
         problems.append(f"{' '.join(map(str, paths))}: no record files found")
-    return records, problems
+    return loaded, problems
 
 
 def pivot(records, by="kernel"):
     """(column names, rows): rows keyed (scenario, variant[, suite]) → {column: [outcomes...]}."""
+    columns, rows = pivot_results(records, by)
+    return columns, OrderedDict((key, {c: [r["outcome"] for _, r in entries] for c, entries in cells.items()})
+                                for key, cells in rows.items())
+
+
+def pivot_results(records, by="kernel"):
+    """As pivot, with each cell a list of (record, result) instead of outcomes (for the report)."""
     if by not in BY:
         raise UserError(f"--by {by}: choose one of {', '.join(BY)}")
     columns, rows = OrderedDict(), OrderedDict()
@@ -63,7 +77,7 @@ def pivot(records, by="kernel"):
             if by != "suite":
                 key += (r["suite"],)
             columns.setdefault(col, None)
-            rows.setdefault(key, {}).setdefault(col, []).append(r["outcome"])
+            rows.setdefault(key, {}).setdefault(col, []).append((rec, r))
     columns = list(columns)
     if by == "kernel":
         # builds of one release side by side, releases in the order first seen
@@ -80,7 +94,7 @@ def releases(columns):
     return OrderedDict((r, cs) for r, cs in groups.items() if len(cs) > 1)
 
 
-def _signature(outcomes):
+def signature(outcomes):
     """(reproduced k, ran n, kinds of the other outcomes) of one cell."""
     ran = [o for o in outcomes if o in RAN]
     return sum(1 for o in ran if o == "reproduced"), len(ran), frozenset(o for o in outcomes if o not in RAN)
@@ -101,7 +115,7 @@ def _pair_differs(a, b, confidence=0.95):
 
 def differs(cells, confidence=0.95):
     """Whether the outcomes of a row's non-empty cells (lists of outcomes) differ, by RULE."""
-    sigs = [_signature(c) for c in cells if c]
+    sigs = [signature(c) for c in cells if c]
     return any(_pair_differs(a, b, confidence) for i, a in enumerate(sigs) for b in sigs[i + 1:])
 
 

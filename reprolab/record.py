@@ -116,6 +116,8 @@ def _validator():
 
 def schema_problems(data):
     """Every way `data` breaks record.schema.json, each as `field path: what is wrong`, in path order."""
+    if _conforms(data):
+        return []
     found = []
     for err in _validator().iter_errors(data):
         where = list(err.absolute_path)
@@ -131,6 +133,93 @@ def schema_problems(data):
             found.append((where, err.message[:120]))
     found.sort(key=lambda item: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in item[0]])
     return [f"{_field(where)}: {what}" for where, what in found]
+
+
+@functools.lru_cache(maxsize=None)
+def _schema():
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+# jsonschema takes about 12 ms for a record of 30 results (its per-keyword machinery), which made
+# reading 1,000 records cost 12 s. Nearly every record is valid, so the few keywords the schema uses,
+# compiled once into plain checks, say "valid" first; jsonschema runs only when they do not, and
+# names the problems.
+_ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description"}
+_TYPES = {"object": lambda v: type(v) is dict, "array": lambda v: type(v) is list,
+          "string": lambda v: type(v) is str, "boolean": lambda v: type(v) is bool,
+          "null": lambda v: v is None,
+          "integer": lambda v: type(v) is int or (type(v) is float and v.is_integer()),
+          "number": lambda v: type(v) in (int, float)}
+
+
+class _Unknown(Exception):
+    """The schema uses a keyword the checks do not implement: leave the answer to jsonschema."""
+
+
+_compiled = {}
+
+
+def _conforms(data):
+    schema = _schema()
+    key = id(schema)
+    if key not in _compiled:
+        try:
+            _compiled[key] = (schema, _compile(schema, schema, {}))
+        except _Unknown:
+            _compiled[key] = (schema, lambda value: False)
+    return _compiled[key][1](data)
+
+
+def _same(a, b):
+    # JSON equality as jsonschema's: true is not 1
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _compile(schema, root, refs):
+    """A function value → bool for `schema`; `refs` holds the compiled targets of $ref by pointer."""
+    if schema is True or schema is False:
+        return lambda value, answer=schema: answer
+    checks = []
+    for key, want in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key == "$ref":
+            if not want.startswith("#/"):
+                raise _Unknown(want)
+            if want not in refs:
+                refs[want] = None  # a reference to itself resolves through refs at check time
+                target = root
+                for part in want[2:].split("/"):
+                    target = target[part]
+                refs[want] = _compile(target, root, refs)
+            checks.append(lambda v, w=want: refs[w](v))
+        elif key == "type":
+            types = [_TYPES[t] for t in ([want] if isinstance(want, str) else want)]
+            checks.append(types[0] if len(types) == 1 else lambda v, ts=types: any(t(v) for t in ts))
+        elif key == "const":
+            checks.append(lambda v, w=want: _same(v, w))
+        elif key == "enum":
+            checks.append(lambda v, ws=want: any(_same(v, w) for w in ws))
+        elif key == "minLength":
+            checks.append(lambda v, n=want: type(v) is not str or len(v) >= n)
+        elif key == "minimum":
+            checks.append(lambda v, n=want: type(v) not in (int, float) or v >= n)
+        elif key == "required":
+            checks.append(lambda v, ks=want: type(v) is not dict or all(k in v for k in ks))
+        elif key == "properties":
+            subs = {k: _compile(sub, root, refs) for k, sub in want.items()}
+            checks.append(lambda v, subs=subs: type(v) is not dict
+                          or all(subs[k](x) for k, x in v.items() if k in subs))
+        elif key == "additionalProperties":
+            known, other = set(schema.get("properties", {})), _compile(want, root, refs)
+            checks.append(lambda v, known=known, other=other: type(v) is not dict
+                          or all(other(x) for k, x in v.items() if k not in known))
+        elif key == "items":
+            item = _compile(want, root, refs)
+            checks.append(lambda v, item=item: type(v) is not list or all(item(x) for x in v))
+        else:
+            raise _Unknown(key)
+    return lambda value: all(check(value) for check in checks)
 
 
 def _field(parts):

@@ -138,3 +138,54 @@ def test_exit_codes():
     assert session.exit_code(rec) == 1
     rec["interrupted"] = True
     assert session.exit_code(rec) == 130
+
+
+def _paths(value, prefix=()):
+    """Every (path, value) inside a JSON value, the value itself first."""
+    yield prefix, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, prefix + (i,))
+
+
+def _replaced(data, path, new):
+    data = json.loads(json.dumps(data))
+    target = data
+    for part in path[:-1]:
+        target = target[part]
+    if new is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = new
+    return data
+
+
+def test_fast_schema_walk_agrees_with_jsonschema():
+    # the walk that says "valid" before jsonschema runs must never pass what jsonschema refuses: every
+    # field of real records replaced by values of every JSON type, or removed, is judged alike
+    import report_records
+    ref = record.load(record.list_records(ROOT / "results" / "reference")[0])
+    ref = dict(ref, results=ref["results"][:3])
+    guest = report_records.records()[1]
+    validator = record._validator()
+    judged = {True: 0, False: 0}
+    for base in (sample(), ref, guest):
+        assert record._conforms(base)
+        for path, _ in list(_paths(base))[1:]:
+            for new in (KeyError, None, True, False, 0, 1, 1.0, 2.5, -1, "", "x", "reproduced", "v2", [], ["x"], {}):
+                data = _replaced(base, path, new)
+                valid = not any(True for _ in validator.iter_errors(data))
+                assert record._conforms(data) == valid, (path, new)
+                assert (record.schema_problems(data) == []) == valid
+                judged[valid] += 1
+    assert judged[True] > 500 and judged[False] > 500
+
+
+def test_fast_schema_walk_leaves_unknown_keywords_to_jsonschema(monkeypatch):
+    schema = dict(record._schema(), properties=dict(record._schema()["properties"],
+                                                    run_id={"type": "string", "pattern": "^R"}))
+    monkeypatch.setattr(record, "_schema", lambda: schema)
+    assert record._conforms(sample()) is False  # not known to be valid: jsonschema decides
