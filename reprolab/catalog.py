@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -88,6 +89,7 @@ def _semantic(data, located, path):
         if v["expect"] == "hang" and not data["run"].get("hang_is_symptom"):
             out.append((located.line(("variants", vname, "expect")),
                         f"variants.{vname}.expect: 'hang' needs run.hang_is_symptom: true (a hang is otherwise a failure)"))
+    out.extend(_read_problems(data, located))
     default = data.get("default_variant")
     if default and default not in data["variants"]:
         out.append((located.line(("default_variant",)), f"default_variant: '{default}' is not a variant of this scenario"))
@@ -108,6 +110,42 @@ def _semantic(data, located, path):
         out.append((located.line(("image", "build")), f"image.build: the sources folder {_shown(src)}/ does not exist; create it beside the YAML file"))
     elif src.is_dir():
         out.extend((1, msg) for msg in _source_problems(src))
+    return out
+
+
+def _read_problems(data, located):
+    """A read rule's regular expressions compile, its exposure can be reached before the timeout,
+    and no exit status means both outcomes."""
+    out = []
+    rules = [(("run", "read"), data["run"].get("read"), data["run"]["timeout"])]
+    rules += [(("variants", name, "read"), v.get("read"), v.get("timeout", data["run"]["timeout"]))
+              for name, v in data["variants"].items()]
+    for keys, rule, timeout in rules:
+        if not rule:
+            continue
+        where = ".".join(keys)
+        for sub in (("reproduced", "stdout"), ("reproduced", "stderr"), ("attempt",)):
+            value = rule.get(sub[0]) if len(sub) == 1 else (rule.get(sub[0]) or {}).get(sub[1])
+            if value is None:
+                continue
+            try:
+                re.compile(value)
+            except re.error as exc:
+                out.append((located.line(keys + sub), f"{where}.{'.'.join(sub)}: {value!r} is not a regular "
+                                                      f"expression ({exc}); escape characters such as ( [ * with \\"))
+        nrep = rule["not_reproduced"]
+        if "after_attempts" in nrep and "attempt" not in rule:
+            out.append((located.line(keys + ("not_reproduced", "after_attempts")),
+                        f"{where}.not_reproduced.after_attempts: counts lines matching {where}.attempt; add that pattern"))
+        if nrep.get("after_seconds", 0) >= timeout:
+            out.append((located.line(keys + ("not_reproduced", "after_seconds")),
+                        f"{where}.not_reproduced.after_seconds: {nrep['after_seconds']} is not below the timeout "
+                        f"({timeout} s), so the exposure would end as a hang; lower it or raise the timeout"))
+        both = sorted(set(rule["reproduced"].get("exit_status", [])) & set(nrep.get("exit_status", [])))
+        if both:
+            out.append((located.line(keys + ("not_reproduced", "exit_status")),
+                        f"{where}.not_reproduced.exit_status: {both} also in {where}.reproduced.exit_status; "
+                        f"an exit status means one outcome"))
     return out
 
 
@@ -142,7 +180,9 @@ def _explain(err, located):
         return located.key_line(path + (key,)), f"{_join(path, key)}: unknown key '{key}'; known keys here: {known}"
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return located.line(path), f"{where}: missing required key '{missing}'"
+        hint = {"not_reproduced": "; say after what exposure (after_seconds, after_attempts) or exit_status "
+                                  "no match means not-reproduced"}.get(missing, "")
+        return located.line(path), f"{where}: missing required key '{missing}'{hint}"
     if v == "enum":
         choices = ", ".join(str(c) for c in err.validator_value)
         hint = " (YAML reads yes/no/on/off as booleans; quote the value)" if isinstance(err.instance, bool) else ""

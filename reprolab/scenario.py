@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reprolab import reading
 from reprolab.outcome import OUTCOMES
 
 SUITES = ("bullseye", "bookworm", "trixie")
@@ -45,6 +46,7 @@ class Variant:
     image: str = ""
     env: tuple = ()
     overrides: tuple = ()  # ((key, value), ...) of image keys the variant replaces
+    read: reading.Rule = None  # replaces the scenario's run.read
 
     def __post_init__(self):
         if self.expect not in OUTCOMES:
@@ -68,6 +70,7 @@ class Scenario:
     pids: int = 4096
     hang_is_symptom: bool = False
     default_variant: str = ""
+    read: reading.Rule = None  # how to read an upstream reproducer; None: it prints its verdict line
 
     def __post_init__(self):
         if not self.run_command:
@@ -84,6 +87,9 @@ class Scenario:
             if v.name == name:
                 return v
         raise KeyError(name)
+
+    def read_rule(self, variant):
+        return variant.read or self.read
 
     def targets(self, variant, suites=None):
         """The (variant, Recipe) pairs to build and run: one per suite, or one for a registry image."""
@@ -117,6 +123,7 @@ def from_data(data, path):
             args=tuple(v.get("args") or ()), model=bool(v.get("model", False)),
             suites=tuple(v.get("suites") or ()), image=v.get("image", ""),
             env=tuple(sorted((v.get("env") or {}).items())), overrides=overrides,
+            read=reading.Rule.from_data(v["read"]) if "read" in v else None,
         ))
     return Scenario(
         name=data["name"], title=data["title"], summary=" ".join(data["summary"].split()),
@@ -133,4 +140,5 @@ def from_data(data, path):
         memory=run.get("memory", "1g"), pids=run.get("pids", 4096),
         hang_is_symptom=run.get("hang_is_symptom", False),
         default_variant=data.get("default_variant") or next(iter(data["variants"])),
+        read=reading.Rule.from_data(run["read"]) if "read" in run else None,
     )

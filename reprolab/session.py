@@ -286,7 +286,7 @@ class Session:
             entry["log"] = str(log_path.relative_to(self.results_dir))  # relative: records move with their logs
             result = execute.run_container(self.client, opts, sc.timeout, log_path,
                                            self.record["host"].get("local_engine", False),
-                                           creating=self._creating)
+                                           creating=self._creating, read=sc.read_rule(v))
         except Stopped:
             return Outcome.ERROR.value, "the run stopped before this variant's container was made"
         except execute.EngineLost as exc:
@@ -299,6 +299,8 @@ class Session:
                      versions=result.versions, exit_code=result.exit_code)
         if result.forensics:
             entry["forensics"] = result.forensics
+        if result.rule:  # a read rule decided, not a verdict line of the reproducer's
+            entry["verdict_by"], entry["verdict_rule"] = result.verdict_by, result.rule
         return result.outcome, result.reason
 
     def _build(self, target):
