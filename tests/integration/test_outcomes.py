@@ -75,8 +75,18 @@ def test_build_failure_is_an_error_with_the_log_tail(client, tmp_path, fixture_s
     assert proc.returncode == 1
     rec = record.load(record.find(tmp_path))
     first = rec["results"][0]
-    assert first["outcome"] == "error" and first["reason"].startswith("image build failed")
+    assert first["outcome"] == "error"
+    assert first["reason"].startswith('image build failed in Step 7/15 : RUN ["cp", "no-such-file.sh", "/out/bin/fixture"]: '
+                                      "cp: cannot stat 'no-such-file.sh': No such file or directory (")
     assert "no-such-file.sh" in first["build_log_tail"]
+    # the whole build log is saved beside the run's logs, named in the record and on the console
+    assert first["build_log"] == f"logs/{rec['run_id']}/outcomes.present.bookworm.build.log"
+    whole = (tmp_path / first["build_log"]).read_text()
+    assert whole.startswith("Step 1/15 : FROM debian:bookworm AS build\n") and "no-such-file.sh" in whole
+    assert 'FAILED at Step 7/15 : RUN ["cp", "no-such-file.sh", "/out/bin/fixture"]' in proc.stderr
+    assert "  | cp: cannot stat 'no-such-file.sh': No such file or directory" in proc.stderr
+    assert f"  whole build log: {tmp_path / first['build_log']}" in proc.stderr
+    assert "\x1b" not in proc.stderr
     assert rec["results"][1]["outcome"] == "skipped"  # the rest went on
 
 
