@@ -96,6 +96,7 @@ def _semantic(data, located, path):
     for cap in (data.get("requires") or {}).get("capabilities", []):
         if cap not in CAPABILITIES:
             out.append((located.line(("requires", "capabilities")), f"requires.capabilities: unknown capability '{cap}' (write it without CAP_, e.g. SYS_ADMIN)"))
+    out.extend(_privilege_problems(data.get("requires") or {}, located))
     steps = [(("image", "build", i), step) for i, step in enumerate(data["image"].get("build") or [])]
     for vname, v in data["variants"].items():
         steps += [(("variants", vname, "build", i), step) for i, step in enumerate(v.get("build") or [])]
@@ -110,6 +111,23 @@ def _semantic(data, located, path):
         out.append((located.line(("image", "build")), f"image.build: the sources folder {_shown(src)}/ does not exist; create it beside the YAML file"))
     elif src.is_dir():
         out.extend((1, msg) for msg in _source_problems(src))
+    return out
+
+
+def _privilege_problems(req, located):
+    """Least-privilege settings that contradict the rest of `requires`."""
+    out = []
+    if req.get("privileged"):
+        for key, bad in (("base_capabilities", "none"), ("no_new_privileges", True)):
+            if req.get(key) == bad:
+                out.append((located.line(("requires", key)), f"requires.{key}: {bad!r} contradicts privileged: true; "
+                                                             f"drop one of them"))
+        if req.get("user"):
+            out.append((located.line(("requires", "user")), "requires.user: a privileged scenario runs as root; "
+                                                            "drop user or privileged"))
+    if req.get("user") and req.get("writable_cgroups"):
+        out.append((located.line(("requires", "user")), "requires.user: writable_cgroups needs root to remount the "
+                                                        "cgroup hierarchies; drop user or writable_cgroups"))
     return out
 
 
@@ -221,6 +239,8 @@ def _pattern_meaning(path):
         return "is not a memory size (e.g. 512m, 1g)"
     if "kernel" in keys:
         return "is not a kernel release (e.g. 4.5 or 5.10.0)"
+    if keys and keys[-1] == "user":
+        return "is not a user[:group] (names or numbers, e.g. 65534:65534 for nobody:nogroup)"
     if "capabilities" in keys:
         return "is not a capability name (e.g. SYS_ADMIN)"
     return "is not allowed here (lower-case letters, digits, '.' and '-')"

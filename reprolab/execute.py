@@ -175,6 +175,7 @@ def create(client, opts):
     unmask = "systempaths=unconfined" in security
     security = [s for s in security if s != "systempaths=unconfined"]
     image, labels, env = opts.pop("image"), opts.pop("labels"), opts.pop("environment", None)
+    user = opts.pop("user", None)
     opts.pop("detach", None)
     network = opts.pop("network_mode")
     cgroupns = opts.pop("cgroupns", None)
@@ -185,7 +186,7 @@ def create(client, opts):
         hc["MaskedPaths"] = []
         hc["ReadonlyPaths"] = []
     created = client.api.create_container(image=image, labels=labels, environment=env, host_config=hc,
-                                          network_disabled=network == "none")
+                                          network_disabled=network == "none", user=user)
     return client.containers.get(created["Id"])
 
 

@@ -20,6 +20,9 @@ class Requires:
     cgroupns: str = "private"
     writable_cgroups: bool = False
     network: bool = False
+    base_capabilities: str = "docker-default"  # "none": --cap-drop ALL before the listed ones are added
+    no_new_privileges: bool = False
+    user: str = ""  # "": the image's (root)
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,8 @@ def from_data(data, path):
             privileged=req.get("privileged", False), capabilities=tuple(req.get("capabilities") or ()),
             seccomp=req.get("seccomp", "default"), apparmor=req.get("apparmor", "default"),
             cgroupns=req.get("cgroupns", "private"), writable_cgroups=req.get("writable_cgroups", False),
-            network=req.get("network", False),
+            network=req.get("network", False), base_capabilities=req.get("base_capabilities", "docker-default"),
+            no_new_privileges=req.get("no_new_privileges", False), user=req.get("user", ""),
         ),
         memory=run.get("memory", "1g"), pids=run.get("pids", 4096),
         hang_is_symptom=run.get("hang_is_symptom", False),
