@@ -90,6 +90,10 @@ def _semantic(data, located, path):
             out.append((located.line(("variants", vname, "expect")),
                         f"variants.{vname}.expect: 'hang' needs run.hang_is_symptom: true (a hang is otherwise a failure)"))
     out.extend(_read_problems(data, located))
+    folder = data["run"].get("artifacts", "")
+    if "/../" in folder + "/" or "/./" in folder + "/" or "//" in folder:
+        out.append((located.line(("run", "artifacts")), f"run.artifacts: '{folder}' is not a plain absolute path; "
+                                                        f"write it without '.', '..' or '//'"))
     default = data.get("default_variant")
     if default and default not in data["variants"]:
         out.append((located.line(("default_variant",)), f"default_variant: '{default}' is not a variant of this scenario"))
@@ -239,6 +243,8 @@ def _pattern_meaning(path):
         return "is not a memory size (e.g. 512m, 1g)"
     if "kernel" in keys:
         return "is not a kernel release (e.g. 4.5 or 5.10.0)"
+    if keys and keys[-1] == "artifacts":
+        return "is not an absolute folder path (e.g. /tmp/artifacts)"
     if keys and keys[-1] == "user":
         return "is not a user[:group] (names or numbers, e.g. 65534:65534 for nobody:nogroup)"
     if "capabilities" in keys:

@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import requests
 
-from reprolab import forensics, reading, verdict
+from reprolab import artifacts as lab_artifacts, forensics, reading, verdict
 from reprolab.outcome import Outcome
 
 LOG_LIMIT = 8 * 1024 * 1024  # bytes of output kept in the log file
@@ -31,13 +31,15 @@ class Execution:
     forensics: dict = field(default_factory=dict)
     verdict_by: str = "reproducer"  # "reproducer": its REPROLAB-RESULT line; "lab": a read rule
     rule: str = ""  # the part of the read rule that decided
+    artifacts: dict = None  # what was copied out of the declared artifacts folder
 
 
 def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda cid: None,
-                  creating=contextlib.nullcontext, read=None):
+                  creating=contextlib.nullcontext, read=None, artifacts=None):
     """Create, start and wait for a container; always remove it. Raises only Interrupted/engine loss
     (or what `creating`, the caller's guard around the create call, raises to refuse it).
-    `read`: a reading.Rule to read a reproducer that prints no verdict line."""
+    `read`: a reading.Rule to read a reproducer that prints no verdict line. `artifacts`:
+    (folder in the container, destination folder) to copy out before removal, however it ended."""
     container = None
     start = time.monotonic()
     try:
@@ -60,9 +62,10 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
             _kill(container)
             _save_log(container, log_path)
             return Execution(Outcome.HANG.value, reason=f"no end within the {timeout} s timeout; container killed",
-                             seconds=seconds, forensics=snap)
+                             seconds=seconds, forensics=snap, artifacts=_artifacts(container, artifacts))
         exit_code = (status or {}).get("StatusCode")
         _save_log(container, log_path)
+        copied = _artifacts(container, artifacts)
         # The saved log interleaves stdout and stderr, and docker-py's public API drops the frame
         # headers that tell them apart, so the verdict comes from a second, stdout-only pass over the
         # engine's log, read to its end (scan keeps only verdict lines): no tail to fall out of.
@@ -74,26 +77,33 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
             _note(log_path, f"lab verdict: {d.outcome}, decided by read.{d.rule} ({read.describe()})")
             return Execution(d.outcome, reason=d.reason, attempts=reader.attempts if read.attempt else 1,
                              evidence={**dict(d.evidence), "rule": f"read.{d.rule}"}, exit_code=exit_code,
-                             seconds=seconds, verdict_by="lab", rule=f"read.{d.rule}")
+                             seconds=seconds, verdict_by="lab", rule=f"read.{d.rule}", artifacts=copied)
         if v is None:
             if state.get("OOMKilled"):
                 why = f"killed by the OOM killer (memory limit {opts.get('mem_limit')}); " + why
             elif exit_code:
                 why = f"exit code {exit_code}; " + why
-            return Execution(Outcome.ERROR.value, reason=why, exit_code=exit_code, seconds=seconds)
+            return Execution(Outcome.ERROR.value, reason=why, exit_code=exit_code, seconds=seconds, artifacts=copied)
         reason = ""
         if v.outcome in ("skipped", "error"):
             reason = str(v.evidence.get("reason", ""))[:500]
         # with a read rule declared, the record still says what decided: the reproducer's own line
         return Execution(v.outcome, reason=reason, attempts=v.attempts, evidence=v.evidence,
                          versions=v.versions, exit_code=exit_code, seconds=seconds,
-                         rule="" if reader is None else "its REPROLAB-RESULT line")
+                         rule="" if reader is None else "its REPROLAB-RESULT line", artifacts=copied)
     finally:
         if container is not None:
             try:
                 container.remove(force=True)
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 pass
+
+
+def _artifacts(container, artifacts):
+    if not artifacts:
+        return None
+    folder, dest = artifacts
+    return lab_artifacts.copy_out(container, folder, dest)
 
 
 def _wait(container, timeout, start):

@@ -74,6 +74,7 @@ class Scenario:
     hang_is_symptom: bool = False
     default_variant: str = ""
     read: reading.Rule = None  # how to read an upstream reproducer; None: it prints its verdict line
+    artifacts: str = ""  # a folder in the container copied out before removal; "": none
 
     def __post_init__(self):
         if not self.run_command:
@@ -145,4 +146,5 @@ def from_data(data, path):
         hang_is_symptom=run.get("hang_is_symptom", False),
         default_variant=data.get("default_variant") or next(iter(data["variants"])),
         read=reading.Rule.from_data(run["read"]) if "read" in run else None,
+        artifacts=run.get("artifacts", ""),
     )

@@ -286,9 +286,14 @@ class Session:
             suffix = f".{entry['repeat']}" if "repeat" in entry else ""
             log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}{suffix}.log"
             entry["log"] = str(log_path.relative_to(self.results_dir))  # relative: records move with their logs
+            copy = None
+            if sc.artifacts:
+                copy = (sc.artifacts, log_path.with_suffix(".artifacts"))
+                entry["artifacts"] = {"from": sc.artifacts,
+                                      "path": str(copy[1].relative_to(self.results_dir)), "files": []}
             result = execute.run_container(self.client, opts, sc.timeout, log_path,
                                            self.record["host"].get("local_engine", False),
-                                           creating=self._creating, read=sc.read_rule(v))
+                                           creating=self._creating, read=sc.read_rule(v), artifacts=copy)
         except Stopped:
             return Outcome.ERROR.value, "the run stopped before this variant's container was made"
         except execute.EngineLost as exc:
@@ -301,6 +306,8 @@ class Session:
                      versions=result.versions, exit_code=result.exit_code)
         if result.forensics:
             entry["forensics"] = result.forensics
+        if result.artifacts is not None:
+            entry["artifacts"].update(result.artifacts)
         if result.rule:  # a read rule decided, not a verdict line of the reproducer's
             entry["verdict_by"], entry["verdict_rule"] = result.verdict_by, result.rule
         return result.outcome, result.reason
