@@ -30,7 +30,7 @@ def copy_out(container, path, dest, limit=LIMIT):
             tmp.seek(0)
             return extract(tmp, dest, limit)
     except docker.errors.NotFound:
-        return {"files": [], "missing": f"{path} does not exist in the container; the reproducer did not create it"}
+        return {"files": [], "missing": f"{path} does not exist in the container any more"}
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
         return {"files": [], "missing": f"copying {path} out failed: {str(exc).splitlines()[0][:200]}"}
 

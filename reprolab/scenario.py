@@ -50,6 +50,8 @@ class Variant:
     env: tuple = ()
     overrides: tuple = ()  # ((key, value), ...) of image keys the variant replaces
     read: reading.Rule = None  # replaces the scenario's run.read
+    timeout: int = 0  # replaces the scenario's run.timeout; 0: that one
+    memory: str = ""  # replaces the scenario's run.memory; "": that one
 
     def __post_init__(self):
         if self.expect not in OUTCOMES:
@@ -95,6 +97,12 @@ class Scenario:
     def read_rule(self, variant):
         return variant.read or self.read
 
+    def timeout_of(self, variant):
+        return variant.timeout or self.timeout
+
+    def memory_of(self, variant):
+        return variant.memory or self.memory
+
     def targets(self, variant, suites=None):
         """The (variant, Recipe) pairs to build and run: one per suite, or one for a registry image."""
         merged = dict(self.image)
@@ -124,10 +132,12 @@ def from_data(data, path):
         overrides = tuple((k, v[k]) for k in ("toolchain", "build_packages", "packages", "build") if k in v)
         variants.append(Variant(
             name=name, expect=v["expect"], description=v.get("description", ""),
-            args=tuple(v.get("args") or ()), model=bool(v.get("model", False)),
+            # run.args and run.env are the defaults of every variant: resolved here, once
+            args=tuple(v["args"] if "args" in v else run.get("args") or ()), model=bool(v.get("model", False)),
             suites=tuple(v.get("suites") or ()), image=v.get("image", ""),
-            env=tuple(sorted((v.get("env") or {}).items())), overrides=overrides,
+            env=tuple(sorted({**(run.get("env") or {}), **(v.get("env") or {})}.items())), overrides=overrides,
             read=reading.Rule.from_data(v["read"]) if "read" in v else None,
+            timeout=v.get("timeout", 0), memory=v.get("memory", ""),
         ))
     return Scenario(
         name=data["name"], title=data["title"], summary=" ".join(data["summary"].split()),

@@ -291,7 +291,7 @@ class Session:
                 copy = (sc.artifacts, log_path.with_suffix(".artifacts"))
                 entry["artifacts"] = {"from": sc.artifacts,
                                       "path": str(copy[1].relative_to(self.results_dir)), "files": []}
-            result = execute.run_container(self.client, opts, sc.timeout, log_path,
+            result = execute.run_container(self.client, opts, sc.timeout_of(v), log_path,
                                            self.record["host"].get("local_engine", False),
                                            creating=self._creating, read=sc.read_rule(v), artifacts=copy)
         except Stopped:

@@ -148,3 +148,20 @@ def test_verdict_edges_for_real(client, tmp_path):
         "line 2 'REPROLAB-RESULT {\"outcome\": \"reproduced\", \"attempts\": 1, \"evidence\": {\"mode\": \"second\"}}'")
     assert by["stderr-only"]["reason"] == "no verdict line (REPROLAB-RESULT {...}) on stdout"
     assert lab_containers(client, rec["run_id"]) == []
+
+
+def test_a_variant_overrides_timeout_memory_and_env(client, tmp_path, fixture_scenarios):
+    text = (fixture_scenarios / "outcomes.yaml").read_text()
+    text = text.replace("    args: [hang]\n    expect: hang", "    args: [hang]\n    expect: hang\n    timeout: 2")
+    text = text.replace("    args: [probe, /etc/debian_version]\n",
+                        "    args: [probe, /etc/debian_version]\n    memory: 48m\n    env: {PROBE_NOTE: x}\n")
+    (fixture_scenarios / "outcomes.yaml").write_text(text)
+    proc = lab("--scenarios", str(fixture_scenarios), "--results", str(tmp_path), "run", "outcomes:hangs",
+               "outcomes:present", "outcomes:absent")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    by = {r["variant"]: r for r in record.load(record.find(tmp_path))["results"]}
+    assert by["hangs"]["outcome"] == "hang"
+    assert by["hangs"]["reason"] == "no end within the 2 s timeout; container killed"
+    assert "--memory=48m --memory-swap=48m --pids-limit=64 -e PROBE_NOTE=x " in by["present"]["docker_command"]
+    assert "--memory=64m --memory-swap=64m " in by["absent"]["docker_command"]
+    assert "PROBE_NOTE" not in by["absent"]["docker_command"]
