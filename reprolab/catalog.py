@@ -109,12 +109,34 @@ def _semantic(data, located, path):
             if arg == ".." or arg.startswith("../") or "/../" in arg or arg.endswith("/.."):
                 out.append((located.line(keys), f"{'.'.join(map(str, keys))}: '{arg}' points outside the scenario "
                                                 f"folder; build steps see only the scenario's own sources"))
+    out.extend(_include_problems(data, located, path.parent / scenario.SHARED))
     builds = [data["image"].get("build")] + [v.get("build") for v in data["variants"].values()]
     src = path.parent / path.stem
     if any(builds) and not src.is_dir():
         out.append((located.line(("image", "build")), f"image.build: the sources folder {_shown(src)}/ does not exist; create it beside the YAML file"))
     elif src.is_dir():
         out.extend((1, msg) for msg in _source_problems(src))
+    return out
+
+
+def _include_problems(data, located, shared):
+    """Each included path exists under the shared folder and stays inside it."""
+    out = []
+    lists = [(("image", "include"), data["image"].get("include") or [])]
+    lists += [(("variants", name, "include"), v.get("include") or []) for name, v in data["variants"].items()]
+    checked = set()
+    for keys, paths in lists:
+        for i, rel in enumerate(paths):
+            where, p = f"{'.'.join(keys)}.{i}", shared / rel
+            inside = shared.resolve() in p.resolve().parents
+            if p.is_symlink():
+                out.append((located.line(keys + (i,)), f"{where}: '{rel}' is a symlink; put the file itself in {_shown(shared)}/"))
+            elif not inside or not (p.is_file() or p.is_dir()):
+                out.append((located.line(keys + (i,)), f"{where}: '{rel}' is not in the shared folder {_shown(shared)}/; "
+                                                       f"put the file there or fix the path"))
+            elif p.is_dir() and p not in checked:
+                checked.add(p)
+                out.extend((located.line(keys + (i,)), msg) for msg in _source_problems(p))
     return out
 
 
@@ -243,6 +265,8 @@ def _pattern_meaning(path):
         return "is not a memory size (e.g. 512m, 1g)"
     if "kernel" in keys:
         return "is not a kernel release (e.g. 4.5 or 5.10.0)"
+    if keys and keys[-1] == "include":
+        return "is not a path inside the shared folder _shared/ (relative, no '..', e.g. lxc/setup-lxc.sh)"
     if keys and keys[-1] == "artifacts":
         return "is not an absolute folder path (e.g. /tmp/artifacts)"
     if keys and keys[-1] == "user":

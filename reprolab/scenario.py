@@ -7,6 +7,7 @@ from reprolab import reading
 from reprolab.outcome import OUTCOMES
 
 SUITES = ("bullseye", "bookworm", "trixie")
+SHARED = "_shared"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Recipe:
     packages: tuple
     env: tuple  # ((key, value), ...) sorted
     build: tuple  # of argv tuples
+    include: tuple = ()  # paths under the scenarios folder's _shared/, seen at /src/_shared/<path>
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,11 @@ class Scenario:
     def source_dir(self):
         return self.path.parent / self.name
 
+    @property
+    def shared_dir(self):
+        """Files several scenarios use, kept once: <scenarios folder>/_shared/ (image.include)."""
+        return self.path.parent / SHARED
+
     def variant(self, name):
         for v in self.variants:
             if v.name == name:
@@ -114,6 +121,7 @@ class Scenario:
             packages=tuple(merged.get("packages") or ()),
             env=tuple(env.items()),
             build=tuple(tuple(c) for c in merged.get("build") or ()),
+            include=tuple(merged.get("include") or ()),
         )
         if variant.image:
             if "toolchain" in dict(variant.overrides):
@@ -129,7 +137,7 @@ def from_data(data, path):
     run = data["run"]
     variants = []
     for name, v in data["variants"].items():
-        overrides = tuple((k, v[k]) for k in ("toolchain", "build_packages", "packages", "build") if k in v)
+        overrides = tuple((k, v[k]) for k in ("toolchain", "build_packages", "packages", "build", "include") if k in v)
         variants.append(Variant(
             name=name, expect=v["expect"], description=v.get("description", ""),
             # run.args and run.env are the defaults of every variant: resolved here, once
