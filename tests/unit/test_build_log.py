@@ -42,3 +42,9 @@ def test_a_failure_with_no_output_of_its_step_keeps_the_engines_word():
     b = failed([GO_FAILURE[0], GO_FAILURE[-1]])
     assert build.cause(b) == []
     assert session._build_failure(b).endswith(": The command 'go build -o /out/bin/repro .' returned a non-zero code: 1")
+
+
+def test_an_engine_failure_as_the_last_line_is_said_once():
+    refused = "failed to create endpoint x on network bridge: could not find bridge docker0"
+    b = failed([GO_FAILURE[0], GO_FAILURE[1], "Removing intermediate container 0123456789ab", refused])
+    assert session._build_failure(b) == f"image build failed in {GO_FAILURE[0]}: {refused}"
