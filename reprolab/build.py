@@ -7,6 +7,7 @@ The one path from targets to images (bases made sure of, contexts rendered, imag
 run's session and by `lab.py build` alike.
 """
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +31,37 @@ class Built:
     steps: int
     cached_steps: int
     log_tail: str
+    failed_step: str = ""  # the "Step n/m : ..." line of a failed build
+    log: str = ""  # the whole build output, as plain text
+
+
+# CSI sequences (colours, cursor moves), OSC sequences (titles, links), then any other escape
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+# the engine's own lines between a step's output and its failure
+_ENGINE_LINE = re.compile(r"^\s*(---> |Removing intermediate container |Successfully (built|tagged) )")
+
+
+def plain(line):
+    """A build line as a console or a file shows it without a terminal: no escape codes, no control
+    characters, and of a line redrawn with carriage returns only its last form."""
+    line = _ESCAPES.sub("", line)
+    line = line.rstrip("\r").rsplit("\r", 1)[-1]
+    return _CONTROL.sub("", line)
+
+
+def cause(built, lines=1):
+    """The last `lines` lines a failed build printed before the engine's own failure message: where
+    the compiler or the package manager says what went wrong."""
+    out = [ln for ln in built.log.splitlines() if ln.strip() and not _ENGINE_LINE.match(ln)]
+    while out and (out[-1].startswith("The command ") or out[-1].startswith("the engine reported")
+                   or out[-1].startswith("build timed out")):
+        out.pop()
+    if out and out[-1].startswith("Step "):
+        return []
+    return out[-lines:]
 
 
 BASE_ID_LABEL = lab_labels.BASE_ID
@@ -84,6 +116,7 @@ def build(client, ctx, progress=lambda msg: None, base_id="", timeout=DEFAULT_TI
                 for chunk in stream:
                     if "stream" in chunk:
                         for line in chunk["stream"].splitlines():
+                            line = plain(line)
                             if not line.strip():
                                 continue
                             log.append(line)
@@ -98,7 +131,7 @@ def build(client, ctx, progress=lambda msg: None, base_id="", timeout=DEFAULT_TI
                                     progress(pending)  # only steps that really run; cached ones stay quiet
                                     pending = ""
                     if "error" in chunk:
-                        error = chunk["error"].strip()
+                        error = plain(chunk["error"].strip())
                         log.append(error)
                     aux = chunk.get("aux") or {}
                     if "ID" in aux:
@@ -118,7 +151,7 @@ def build(client, ctx, progress=lambda msg: None, base_id="", timeout=DEFAULT_TI
     if not ok and not error:
         log.append("the engine reported no image id")
     return Built(ok, image_id, round(time.monotonic() - start, 2), steps, cached,
-                 "\n".join(log[-TAIL_LINES:]))
+                 "\n".join(log[-TAIL_LINES:]), failed_step="" if ok else step, log="\n".join(log) + "\n")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import jsonschema
@@ -88,12 +89,18 @@ def _semantic(data, located, path):
         if v["expect"] == "hang" and not data["run"].get("hang_is_symptom"):
             out.append((located.line(("variants", vname, "expect")),
                         f"variants.{vname}.expect: 'hang' needs run.hang_is_symptom: true (a hang is otherwise a failure)"))
+    out.extend(_read_problems(data, located))
+    folder = data["run"].get("artifacts", "")
+    if "/../" in folder + "/" or "/./" in folder + "/" or "//" in folder:
+        out.append((located.line(("run", "artifacts")), f"run.artifacts: '{folder}' is not a plain absolute path; "
+                                                        f"write it without '.', '..' or '//'"))
     default = data.get("default_variant")
     if default and default not in data["variants"]:
         out.append((located.line(("default_variant",)), f"default_variant: '{default}' is not a variant of this scenario"))
     for cap in (data.get("requires") or {}).get("capabilities", []):
         if cap not in CAPABILITIES:
             out.append((located.line(("requires", "capabilities")), f"requires.capabilities: unknown capability '{cap}' (write it without CAP_, e.g. SYS_ADMIN)"))
+    out.extend(_privilege_problems(data.get("requires") or {}, located))
     steps = [(("image", "build", i), step) for i, step in enumerate(data["image"].get("build") or [])]
     for vname, v in data["variants"].items():
         steps += [(("variants", vname, "build", i), step) for i, step in enumerate(v.get("build") or [])]
@@ -102,12 +109,87 @@ def _semantic(data, located, path):
             if arg == ".." or arg.startswith("../") or "/../" in arg or arg.endswith("/.."):
                 out.append((located.line(keys), f"{'.'.join(map(str, keys))}: '{arg}' points outside the scenario "
                                                 f"folder; build steps see only the scenario's own sources"))
+    out.extend(_include_problems(data, located, path.parent / scenario.SHARED))
     builds = [data["image"].get("build")] + [v.get("build") for v in data["variants"].values()]
     src = path.parent / path.stem
     if any(builds) and not src.is_dir():
         out.append((located.line(("image", "build")), f"image.build: the sources folder {_shown(src)}/ does not exist; create it beside the YAML file"))
     elif src.is_dir():
         out.extend((1, msg) for msg in _source_problems(src))
+    return out
+
+
+def _include_problems(data, located, shared):
+    """Each included path exists under the shared folder and stays inside it."""
+    out = []
+    lists = [(("image", "include"), data["image"].get("include") or [])]
+    lists += [(("variants", name, "include"), v.get("include") or []) for name, v in data["variants"].items()]
+    checked = set()
+    for keys, paths in lists:
+        for i, rel in enumerate(paths):
+            where, p = f"{'.'.join(keys)}.{i}", shared / rel
+            inside = shared.resolve() in p.resolve().parents
+            if p.is_symlink():
+                out.append((located.line(keys + (i,)), f"{where}: '{rel}' is a symlink; put the file itself in {_shown(shared)}/"))
+            elif not inside or not (p.is_file() or p.is_dir()):
+                out.append((located.line(keys + (i,)), f"{where}: '{rel}' is not in the shared folder {_shown(shared)}/; "
+                                                       f"put the file there or fix the path"))
+            elif p.is_dir() and p not in checked:
+                checked.add(p)
+                out.extend((located.line(keys + (i,)), msg) for msg in _source_problems(p))
+    return out
+
+
+def _privilege_problems(req, located):
+    """Least-privilege settings that contradict the rest of `requires`."""
+    out = []
+    if req.get("privileged"):
+        for key, bad in (("base_capabilities", "none"), ("no_new_privileges", True)):
+            if req.get(key) == bad:
+                out.append((located.line(("requires", key)), f"requires.{key}: {bad!r} contradicts privileged: true; "
+                                                             f"drop one of them"))
+        if req.get("user"):
+            out.append((located.line(("requires", "user")), "requires.user: a privileged scenario runs as root; "
+                                                            "drop user or privileged"))
+    if req.get("user") and req.get("writable_cgroups"):
+        out.append((located.line(("requires", "user")), "requires.user: writable_cgroups needs root to remount the "
+                                                        "cgroup hierarchies; drop user or writable_cgroups"))
+    return out
+
+
+def _read_problems(data, located):
+    """A read rule's regular expressions compile, its exposure can be reached before the timeout,
+    and no exit status means both outcomes."""
+    out = []
+    rules = [(("run", "read"), data["run"].get("read"), data["run"]["timeout"])]
+    rules += [(("variants", name, "read"), v.get("read"), v.get("timeout", data["run"]["timeout"]))
+              for name, v in data["variants"].items()]
+    for keys, rule, timeout in rules:
+        if not rule:
+            continue
+        where = ".".join(keys)
+        for sub in (("reproduced", "stdout"), ("reproduced", "stderr"), ("attempt",)):
+            value = rule.get(sub[0]) if len(sub) == 1 else (rule.get(sub[0]) or {}).get(sub[1])
+            if value is None:
+                continue
+            try:
+                re.compile(value)
+            except re.error as exc:
+                out.append((located.line(keys + sub), f"{where}.{'.'.join(sub)}: {value!r} is not a regular "
+                                                      f"expression ({exc}); escape characters such as ( [ * with \\"))
+        nrep = rule["not_reproduced"]
+        if "after_attempts" in nrep and "attempt" not in rule:
+            out.append((located.line(keys + ("not_reproduced", "after_attempts")),
+                        f"{where}.not_reproduced.after_attempts: counts lines matching {where}.attempt; add that pattern"))
+        if nrep.get("after_seconds", 0) >= timeout:
+            out.append((located.line(keys + ("not_reproduced", "after_seconds")),
+                        f"{where}.not_reproduced.after_seconds: {nrep['after_seconds']} is not below the timeout "
+                        f"({timeout} s), so the exposure would end as a hang; lower it or raise the timeout"))
+        both = sorted(set(rule["reproduced"].get("exit_status", [])) & set(nrep.get("exit_status", [])))
+        if both:
+            out.append((located.line(keys + ("not_reproduced", "exit_status")),
+                        f"{where}.not_reproduced.exit_status: {both} also in {where}.reproduced.exit_status; "
+                        f"an exit status means one outcome"))
     return out
 
 
@@ -142,7 +224,9 @@ def _explain(err, located):
         return located.key_line(path + (key,)), f"{_join(path, key)}: unknown key '{key}'; known keys here: {known}"
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return located.line(path), f"{where}: missing required key '{missing}'"
+        hint = {"not_reproduced": "; say after what exposure (after_seconds, after_attempts) or exit_status "
+                                  "no match means not-reproduced"}.get(missing, "")
+        return located.line(path), f"{where}: missing required key '{missing}'{hint}"
     if v == "enum":
         choices = ", ".join(str(c) for c in err.validator_value)
         hint = " (YAML reads yes/no/on/off as booleans; quote the value)" if isinstance(err.instance, bool) else ""
@@ -181,6 +265,12 @@ def _pattern_meaning(path):
         return "is not a memory size (e.g. 512m, 1g)"
     if "kernel" in keys:
         return "is not a kernel release (e.g. 4.5 or 5.10.0)"
+    if keys and keys[-1] == "include":
+        return "is not a path inside the shared folder _shared/ (relative, no '..', e.g. lxc/setup-lxc.sh)"
+    if keys and keys[-1] == "artifacts":
+        return "is not an absolute folder path (e.g. /tmp/artifacts)"
+    if keys and keys[-1] == "user":
+        return "is not a user[:group] (names or numbers, e.g. 65534:65534 for nobody:nogroup)"
     if "capabilities" in keys:
         return "is not a capability name (e.g. SYS_ADMIN)"
     return "is not allowed here (lower-case letters, digits, '.' and '-')"

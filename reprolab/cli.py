@@ -255,6 +255,8 @@ def cmd_build(args, argv):
         print(f"{tb.target.key}: {status} {tb.tag} {built.seconds:.1f}s ({how})")
         if not built.ok:
             failed += 1
+            if built.failed_step:
+                print(f"  failed at {built.failed_step}")
             print(built.log_tail)
     return 2 if failed else 0
 

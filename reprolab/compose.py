@@ -41,6 +41,8 @@ def service(scenario):
     for key in ("cap_add", "cap_drop", "security_opt", "device_cgroup_rules"):
         if key in opts:
             svc[key] = list(opts[key])
+    if opts.get("user"):
+        svc["user"] = opts["user"]
     svc["cgroup"] = opts["cgroupns"]
     svc["mem_limit"] = opts["mem_limit"]
     svc["memswap_limit"] = opts["memswap_limit"]

@@ -1,6 +1,7 @@
 """Run one variant's container to its end: timeout, bounded logs, verdict, and removal in every case."""
 
 import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import docker
 import requests
 
-from reprolab import forensics, verdict
+from reprolab import artifacts as lab_artifacts, forensics, reading, verdict
 from reprolab.outcome import Outcome
 
 LOG_LIMIT = 8 * 1024 * 1024  # bytes of output kept in the log file
@@ -28,12 +29,17 @@ class Execution:
     exit_code: object = None
     seconds: float = 0.0
     forensics: dict = field(default_factory=dict)
+    verdict_by: str = "reproducer"  # "reproducer": its REPROLAB-RESULT line; "lab": a read rule
+    rule: str = ""  # the part of the read rule that decided
+    artifacts: dict = None  # what was copied out of the declared artifacts folder
 
 
 def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda cid: None,
-                  creating=contextlib.nullcontext):
+                  creating=contextlib.nullcontext, read=None, artifacts=None):
     """Create, start and wait for a container; always remove it. Raises only Interrupted/engine loss
-    (or what `creating`, the caller's guard around the create call, raises to refuse it)."""
+    (or what `creating`, the caller's guard around the create call, raises to refuse it).
+    `read`: a reading.Rule to read a reproducer that prints no verdict line. `artifacts`:
+    (folder in the container, destination folder) to copy out before removal, however it ended."""
     container = None
     start = time.monotonic()
     try:
@@ -41,15 +47,12 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
             container = create(client, opts)
         on_start(container.id)
         container.start()
-        try:
-            status = container.wait(timeout=timeout)
-            timed_out = False
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
-            # docker-py reports its read timeout as either exception; a connection that broke
-            # before the timeout is the engine going away, not a hang of the reproducer
-            if time.monotonic() - start < timeout - 0.5:
-                raise EngineLost(f"the engine connection broke while waiting: {str(exc)[:200]}") from None
-            timed_out = True
+        reader, stopped = None, False
+        if read is None:
+            status, timed_out = _wait(container, timeout, start)
+        else:
+            reader = reading.Reader(read)
+            status, timed_out, stopped = _wait_reading(container, timeout, start, reader)
         seconds = round(time.monotonic() - start, 2)
         if timed_out:
             snap = {"unavailable": "the engine is not on this machine: its pids are not in this /proc"}
@@ -59,32 +62,118 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
             _kill(container)
             _save_log(container, log_path)
             return Execution(Outcome.HANG.value, reason=f"no end within the {timeout} s timeout; container killed",
-                             seconds=seconds, forensics=snap)
-        exit_code = status.get("StatusCode")
+                             seconds=seconds, forensics=snap, artifacts=_artifacts(container, artifacts))
+        exit_code = (status or {}).get("StatusCode")
         _save_log(container, log_path)
+        copied = _artifacts(container, artifacts)
         # The saved log interleaves stdout and stderr, and docker-py's public API drops the frame
         # headers that tell them apart, so the verdict comes from a second, stdout-only pass over the
         # engine's log, read to its end (scan keeps only verdict lines): no tail to fall out of.
         v, why = verdict.scan(container.logs(stdout=True, stderr=False, stream=True, follow=False))
         container.reload()
         state = container.attrs.get("State", {})
+        if v is None and reader is not None and why == verdict.NO_VERDICT:
+            d = reader.decide(exit_code, seconds, stopped=stopped, oom=bool(state.get("OOMKilled")))
+            _note(log_path, f"lab verdict: {d.outcome}, decided by read.{d.rule} ({read.describe()})")
+            return Execution(d.outcome, reason=d.reason, attempts=reader.attempts if read.attempt else 1,
+                             evidence={**dict(d.evidence), "rule": f"read.{d.rule}"}, exit_code=exit_code,
+                             seconds=seconds, verdict_by="lab", rule=f"read.{d.rule}", artifacts=copied)
         if v is None:
             if state.get("OOMKilled"):
                 why = f"killed by the OOM killer (memory limit {opts.get('mem_limit')}); " + why
             elif exit_code:
                 why = f"exit code {exit_code}; " + why
-            return Execution(Outcome.ERROR.value, reason=why, exit_code=exit_code, seconds=seconds)
+            return Execution(Outcome.ERROR.value, reason=why, exit_code=exit_code, seconds=seconds, artifacts=copied)
         reason = ""
         if v.outcome in ("skipped", "error"):
             reason = str(v.evidence.get("reason", ""))[:500]
+        # with a read rule declared, the record still says what decided: the reproducer's own line
         return Execution(v.outcome, reason=reason, attempts=v.attempts, evidence=v.evidence,
-                         versions=v.versions, exit_code=exit_code, seconds=seconds)
+                         versions=v.versions, exit_code=exit_code, seconds=seconds,
+                         rule="" if reader is None else "its REPROLAB-RESULT line", artifacts=copied)
     finally:
         if container is not None:
             try:
                 container.remove(force=True)
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 pass
+
+
+def _artifacts(container, artifacts):
+    if not artifacts:
+        return None
+    folder, dest = artifacts
+    return lab_artifacts.copy_out(container, folder, dest)
+
+
+def _wait(container, timeout, start):
+    """(status, timed_out) of a container left to end by itself within `timeout` seconds."""
+    try:
+        return container.wait(timeout=timeout), False
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+        # docker-py reports its read timeout as either exception; a connection that broke
+        # before the timeout is the engine going away, not a hang of the reproducer
+        if time.monotonic() - start < timeout - 0.5:
+            raise EngineLost(f"the engine connection broke while waiting: {str(exc)[:200]}") from None
+        return None, True
+
+
+def _wait_reading(container, timeout, start, reader):
+    """(status, timed_out, stopped) of a container whose output `reader` reads as it comes. The lab
+    stops the reproducer once the outcome is settled (a match, enough attempts) or its exposure
+    time has passed; it is a hang only when the timeout comes first."""
+    lock, ended, result = threading.Lock(), threading.Event(), {}
+
+    def follow(stream):
+        lines = reading.Lines()
+        try:
+            for chunk in container.logs(stdout=stream == "stdout", stderr=stream == "stderr", stream=True, follow=True):
+                got = lines.push(chunk)
+                with lock:
+                    for line in got:
+                        reader.feed(stream, line)
+        except (docker.errors.APIError, requests.exceptions.RequestException):
+            pass  # the saved log and the engine's state still tell what happened
+        with lock:
+            for line in lines.close():
+                reader.feed(stream, line)
+
+    def wait():
+        try:
+            result["status"] = container.wait(timeout=timeout + 60)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            result["error"] = exc
+        ended.set()
+
+    readers = [threading.Thread(target=follow, args=(s,), daemon=True) for s in ("stdout", "stderr")]
+    for th in readers + [threading.Thread(target=wait, daemon=True)]:
+        th.start()
+    stopped = timed_out = False
+    while not ended.wait(0.2):
+        elapsed = time.monotonic() - start
+        with lock:
+            settled = reader.settled() or reader.exposed(elapsed)
+        if settled:
+            stopped = True
+            break
+        if elapsed >= timeout:
+            timed_out = True
+            break
+    if stopped:
+        _kill(container)
+        ended.wait(30)
+    if "error" in result and not timed_out and not stopped:
+        raise EngineLost(f"the engine connection broke while waiting: {str(result['error'])[:200]}")
+    if not timed_out:
+        for th in readers:
+            th.join(30)  # the streams end with the container; what they carry must be read first
+    return result.get("status"), timed_out, stopped
+
+
+def _note(log_path, text):
+    """A line of the lab's own after the reproducer's output, marked as such."""
+    with open(log_path, "ab") as out:
+        out.write(f"\n[reprolab: {text}]\n".encode())
 
 
 def create(client, opts):
@@ -96,6 +185,7 @@ def create(client, opts):
     unmask = "systempaths=unconfined" in security
     security = [s for s in security if s != "systempaths=unconfined"]
     image, labels, env = opts.pop("image"), opts.pop("labels"), opts.pop("environment", None)
+    user = opts.pop("user", None)
     opts.pop("detach", None)
     network = opts.pop("network_mode")
     cgroupns = opts.pop("cgroupns", None)
@@ -106,7 +196,7 @@ def create(client, opts):
         hc["MaskedPaths"] = []
         hc["ReadonlyPaths"] = []
     created = client.api.create_container(image=image, labels=labels, environment=env, host_config=hc,
-                                          network_disabled=network == "none")
+                                          network_disabled=network == "none", user=user)
     return client.containers.get(created["Id"])
 
 

@@ -97,12 +97,24 @@ def source_files(source_dir):
     return sorted(out)
 
 
-LAB_PATHS = {"src": "src/", "entry": "entry.sh"}
+def shared_files(shared_dir, include):
+    """(path under _shared/, bytes, mode) of each included file, and of every file of an included folder."""
+    out = []
+    for rel in include:
+        p = Path(shared_dir) / rel
+        if p.is_dir():
+            out += [(f"_shared/{rel}/{sub[len('src/'):]}", data, mode) for sub, data, mode in source_files(p)]
+        else:
+            out.append((f"_shared/{rel}", p.read_bytes(), 0o755 if os.access(p, os.X_OK) else 0o644))
+    return sorted(set(out))
+
+
+LAB_PATHS = {"src": "src/", "entry": "entry.sh", "shared": "_shared/"}
 
 
 def compose_paths(scenario):
     """Paths when the build context is the repository itself (docker compose)."""
-    return {"src": f"scenarios/{scenario.name}/", "entry": "images/entry.sh"}
+    return {"src": f"scenarios/{scenario.name}/", "entry": "images/entry.sh", "shared": "scenarios/_shared/"}
 
 
 def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
@@ -110,6 +122,7 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
     env = environment(images_dir)
     entry = (Path(images_dir) / "entry.sh").read_bytes()
     files = [("entry.sh", entry, 0o755)] + source_files(scenario.source_dir)
+    files += shared_files(scenario.shared_dir, recipe.include)
     command = list(scenario.run_command) + list(variant.args)
     base_labels = [
         (lab_labels.SCENARIO, scenario.name),

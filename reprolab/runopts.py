@@ -20,8 +20,8 @@ def container_options(scenario, variant, recipe, tag, run_id, privilege_mode, mi
             labels.SUITE: recipe.suite or recipe.base,
         },
         "network_mode": "bridge" if req.network else "none",
-        "mem_limit": scenario.memory,
-        "memswap_limit": scenario.memory,
+        "mem_limit": scenario.memory_of(variant),
+        "memswap_limit": scenario.memory_of(variant),
         "pids_limit": scenario.pids,
         "log_config": {"type": "json-file", "config": {"max-size": LOG_MAX, "max-file": "1"}},
         "cgroupns": req.cgroupns,
@@ -37,8 +37,14 @@ def container_options(scenario, variant, recipe, tag, run_id, privilege_mode, mi
         opts["device_cgroup_rules"] = ["a *:* rwm"]
         env["REPROLAB_REMOUNT"] = "1"
     else:
+        if req.base_capabilities == "none":
+            opts["cap_drop"] = ["ALL"]
         if req.capabilities:
             opts["cap_add"] = sorted(req.capabilities)
+        if req.no_new_privileges:
+            security.append("no-new-privileges")
+        if req.user:
+            opts["user"] = req.user
         if req.seccomp == "unconfined":
             security.append("seccomp=unconfined")
         if req.apparmor == "unconfined":
@@ -66,14 +72,19 @@ def docker_argv(opts, name=None):
     argv += [f"--network={opts['network_mode']}"]
     if opts.get("privileged"):
         argv.append("--privileged")
+    drop_all = opts.get("cap_drop") == ["ALL"]
+    if drop_all:  # read as: nothing, then the added ones
+        argv += ["--cap-drop", "ALL"]
     for cap in opts.get("cap_add", []):
         argv += ["--cap-add", cap]
-    for cap in opts.get("cap_drop", []):
+    for cap in [] if drop_all else opts.get("cap_drop", []):
         argv += ["--cap-drop", cap]
     for sec in opts.get("security_opt", []):
         argv += ["--security-opt", sec]
     for rule in opts.get("device_cgroup_rules", []):
         argv.append(f"--device-cgroup-rule={rule}")
+    if opts.get("user"):
+        argv += ["--user", opts["user"]]
     argv.append(f"--cgroupns={opts['cgroupns']}")
     argv += [f"--memory={opts['mem_limit']}", f"--memory-swap={opts['memswap_limit']}",
              f"--pids-limit={opts['pids_limit']}"]

@@ -3,9 +3,11 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reprolab import reading
 from reprolab.outcome import OUTCOMES
 
 SUITES = ("bullseye", "bookworm", "trixie")
+SHARED = "_shared"
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,9 @@ class Requires:
     cgroupns: str = "private"
     writable_cgroups: bool = False
     network: bool = False
+    base_capabilities: str = "docker-default"  # "none": --cap-drop ALL before the listed ones are added
+    no_new_privileges: bool = False
+    user: str = ""  # "": the image's (root)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Recipe:
     packages: tuple
     env: tuple  # ((key, value), ...) sorted
     build: tuple  # of argv tuples
+    include: tuple = ()  # paths under the scenarios folder's _shared/, seen at /src/_shared/<path>
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,9 @@ class Variant:
     image: str = ""
     env: tuple = ()
     overrides: tuple = ()  # ((key, value), ...) of image keys the variant replaces
+    read: reading.Rule = None  # replaces the scenario's run.read
+    timeout: int = 0  # replaces the scenario's run.timeout; 0: that one
+    memory: str = ""  # replaces the scenario's run.memory; "": that one
 
     def __post_init__(self):
         if self.expect not in OUTCOMES:
@@ -68,6 +77,8 @@ class Scenario:
     pids: int = 4096
     hang_is_symptom: bool = False
     default_variant: str = ""
+    read: reading.Rule = None  # how to read an upstream reproducer; None: it prints its verdict line
+    artifacts: str = ""  # a folder in the container copied out before removal; "": none
 
     def __post_init__(self):
         if not self.run_command:
@@ -79,11 +90,25 @@ class Scenario:
     def source_dir(self):
         return self.path.parent / self.name
 
+    @property
+    def shared_dir(self):
+        """Files several scenarios use, kept once: <scenarios folder>/_shared/ (image.include)."""
+        return self.path.parent / SHARED
+
     def variant(self, name):
         for v in self.variants:
             if v.name == name:
                 return v
         raise KeyError(name)
+
+    def read_rule(self, variant):
+        return variant.read or self.read
+
+    def timeout_of(self, variant):
+        return variant.timeout or self.timeout
+
+    def memory_of(self, variant):
+        return variant.memory or self.memory
 
     def targets(self, variant, suites=None):
         """The (variant, Recipe) pairs to build and run: one per suite, or one for a registry image."""
@@ -96,6 +121,7 @@ class Scenario:
             packages=tuple(merged.get("packages") or ()),
             env=tuple(env.items()),
             build=tuple(tuple(c) for c in merged.get("build") or ()),
+            include=tuple(merged.get("include") or ()),
         )
         if variant.image:
             if "toolchain" in dict(variant.overrides):
@@ -111,12 +137,15 @@ def from_data(data, path):
     run = data["run"]
     variants = []
     for name, v in data["variants"].items():
-        overrides = tuple((k, v[k]) for k in ("toolchain", "build_packages", "packages", "build") if k in v)
+        overrides = tuple((k, v[k]) for k in ("toolchain", "build_packages", "packages", "build", "include") if k in v)
         variants.append(Variant(
             name=name, expect=v["expect"], description=v.get("description", ""),
-            args=tuple(v.get("args") or ()), model=bool(v.get("model", False)),
+            # run.args and run.env are the defaults of every variant: resolved here, once
+            args=tuple(v["args"] if "args" in v else run.get("args") or ()), model=bool(v.get("model", False)),
             suites=tuple(v.get("suites") or ()), image=v.get("image", ""),
-            env=tuple(sorted((v.get("env") or {}).items())), overrides=overrides,
+            env=tuple(sorted({**(run.get("env") or {}), **(v.get("env") or {})}.items())), overrides=overrides,
+            read=reading.Rule.from_data(v["read"]) if "read" in v else None,
+            timeout=v.get("timeout", 0), memory=v.get("memory", ""),
         ))
     return Scenario(
         name=data["name"], title=data["title"], summary=" ".join(data["summary"].split()),
@@ -128,9 +157,12 @@ def from_data(data, path):
             privileged=req.get("privileged", False), capabilities=tuple(req.get("capabilities") or ()),
             seccomp=req.get("seccomp", "default"), apparmor=req.get("apparmor", "default"),
             cgroupns=req.get("cgroupns", "private"), writable_cgroups=req.get("writable_cgroups", False),
-            network=req.get("network", False),
+            network=req.get("network", False), base_capabilities=req.get("base_capabilities", "docker-default"),
+            no_new_privileges=req.get("no_new_privileges", False), user=req.get("user", ""),
         ),
         memory=run.get("memory", "1g"), pids=run.get("pids", 4096),
         hang_is_symptom=run.get("hang_is_symptom", False),
         default_variant=data.get("default_variant") or next(iter(data["variants"])),
+        read=reading.Rule.from_data(run["read"]) if "read" in run else None,
+        artifacts=run.get("artifacts", ""),
     )

@@ -273,7 +273,9 @@ class Session:
             entry["build_seconds"] = built.seconds
             if not built.ok:
                 entry["build_log_tail"] = built.log_tail
-                return Outcome.ERROR.value, "image build failed: " + (built.log_tail.splitlines() or [""])[-1][:300]
+                if built.log:
+                    entry["build_log"] = self._build_log_name(target)
+                return Outcome.ERROR.value, _build_failure(built)
             entry["image_id"] = built.image_id
             mode = runopts.privilege_mode(sc, self.privileged_ok)
             missing = self.record["host"].get("cap_bounding_missing") or []
@@ -284,9 +286,14 @@ class Session:
             suffix = f".{entry['repeat']}" if "repeat" in entry else ""
             log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}{suffix}.log"
             entry["log"] = str(log_path.relative_to(self.results_dir))  # relative: records move with their logs
-            result = execute.run_container(self.client, opts, sc.timeout, log_path,
+            copy = None
+            if sc.artifacts:
+                copy = (sc.artifacts, log_path.with_suffix(".artifacts"))
+                entry["artifacts"] = {"from": sc.artifacts,
+                                      "path": str(copy[1].relative_to(self.results_dir)), "files": []}
+            result = execute.run_container(self.client, opts, sc.timeout_of(v), log_path,
                                            self.record["host"].get("local_engine", False),
-                                           creating=self._creating)
+                                           creating=self._creating, read=sc.read_rule(v), artifacts=copy)
         except Stopped:
             return Outcome.ERROR.value, "the run stopped before this variant's container was made"
         except execute.EngineLost as exc:
@@ -299,7 +306,31 @@ class Session:
                      versions=result.versions, exit_code=result.exit_code)
         if result.forensics:
             entry["forensics"] = result.forensics
+        if result.artifacts is not None:
+            entry["artifacts"].update(result.artifacts)
+        if result.rule:  # a read rule decided, not a verdict line of the reproducer's
+            entry["verdict_by"], entry["verdict_rule"] = result.verdict_by, result.rule
         return result.outcome, result.reason
+
+    def _build_log_name(self, target):
+        """The build log's path relative to the results folder: logs/<run>/<scenario>.<variant>.<suite>.build.log"""
+        suite = target.suite.replace('/', '_').replace(':', '_')
+        return f"logs/{self.run_id}/{target.scenario.name}.{target.variant.name}.{suite}.build.log"
+
+    def _report_build_failure(self, target, tag, built):
+        """Save the whole build log; say on the console where it failed, what the compiler said last
+        (plain text: the engine's colour codes are stripped) and where the whole log is."""
+        lines = [f"build of {tag} FAILED" + (f" at {built.failed_step}" if built.failed_step else "")]
+        lines += [f"  | {ln}" for ln in (build.cause(built, lines=12) or built.log_tail.splitlines()[-3:])]
+        last = (built.log_tail.splitlines() or [""])[-1]
+        if last and f"  | {last}" not in lines:
+            lines.append(f"  | {last}")
+        if built.log:
+            path = self.results_dir / self._build_log_name(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(built.log)
+            lines.append(f"  whole build log: {path}")
+        self.progress("\n".join(lines))
 
     def _build(self, target):
         """(context, Built) of `target`, built once per image tag however many workers ask."""
@@ -314,11 +345,19 @@ class Session:
                 ctx, built = build.build_target(self.client, target, self._bases[target.recipe.base], self.progress,
                                                 timeout=self.build_timeout)
                 if not built.ok:
-                    self.progress(f"build of {tag} FAILED")
+                    self._report_build_failure(target, tag, built)
                 elif built.steps:
                     self.progress(f"built {tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
                 self._built[tag] = (ctx, built)
             return self._built[tag]
+
+
+def _build_failure(built):
+    """The reason of a failed build: the step, what the compiler said last, and the engine's word."""
+    last = (built.log_tail.splitlines() or [""])[-1]
+    said = [ln for ln in build.cause(built) if ln != last]  # the engine's own word, when it is the last line, once
+    where = f" in {built.failed_step[:200]}" if built.failed_step else ""
+    return (f"image build failed{where}: " + (f"{said[0][:300]} ({last[:200]})" if said else last[:300]))
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from reprolab.outcome import VERDICT_OUTCOMES
 
 PREFIX = "REPROLAB-RESULT "
 MAX_LINE = 64 * 1024
+NO_VERDICT = "no verdict line (REPROLAB-RESULT {...}) on stdout"
 
 
 class Verdict:
@@ -62,7 +63,7 @@ def scan(chunks):
     if line or verdict_line:
         end_of_line()
     if not found:
-        return None, "no verdict line (REPROLAB-RESULT {...}) on stdout"
+        return None, NO_VERDICT
     if count > 1:
         (n1, l1), (n2, l2) = found
         return None, (f"{count} verdict lines on stdout, a reproducer prints exactly one: "

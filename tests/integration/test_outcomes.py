@@ -75,8 +75,18 @@ def test_build_failure_is_an_error_with_the_log_tail(client, tmp_path, fixture_s
     assert proc.returncode == 1
     rec = record.load(record.find(tmp_path))
     first = rec["results"][0]
-    assert first["outcome"] == "error" and first["reason"].startswith("image build failed")
+    assert first["outcome"] == "error"
+    assert first["reason"].startswith('image build failed in Step 7/15 : RUN ["cp", "no-such-file.sh", "/out/bin/fixture"]: '
+                                      "cp: cannot stat 'no-such-file.sh': No such file or directory (")
     assert "no-such-file.sh" in first["build_log_tail"]
+    # the whole build log is saved beside the run's logs, named in the record and on the console
+    assert first["build_log"] == f"logs/{rec['run_id']}/outcomes.present.bookworm.build.log"
+    whole = (tmp_path / first["build_log"]).read_text()
+    assert whole.startswith("Step 1/15 : FROM debian:bookworm AS build\n") and "no-such-file.sh" in whole
+    assert 'FAILED at Step 7/15 : RUN ["cp", "no-such-file.sh", "/out/bin/fixture"]' in proc.stderr
+    assert "  | cp: cannot stat 'no-such-file.sh': No such file or directory" in proc.stderr
+    assert f"  whole build log: {tmp_path / first['build_log']}" in proc.stderr
+    assert "\x1b" not in proc.stderr
     assert rec["results"][1]["outcome"] == "skipped"  # the rest went on
 
 
@@ -138,3 +148,20 @@ def test_verdict_edges_for_real(client, tmp_path):
         "line 2 'REPROLAB-RESULT {\"outcome\": \"reproduced\", \"attempts\": 1, \"evidence\": {\"mode\": \"second\"}}'")
     assert by["stderr-only"]["reason"] == "no verdict line (REPROLAB-RESULT {...}) on stdout"
     assert lab_containers(client, rec["run_id"]) == []
+
+
+def test_a_variant_overrides_timeout_memory_and_env(client, tmp_path, fixture_scenarios):
+    text = (fixture_scenarios / "outcomes.yaml").read_text()
+    text = text.replace("    args: [hang]\n    expect: hang", "    args: [hang]\n    expect: hang\n    timeout: 2")
+    text = text.replace("    args: [probe, /etc/debian_version]\n",
+                        "    args: [probe, /etc/debian_version]\n    memory: 48m\n    env: {PROBE_NOTE: x}\n")
+    (fixture_scenarios / "outcomes.yaml").write_text(text)
+    proc = lab("--scenarios", str(fixture_scenarios), "--results", str(tmp_path), "run", "outcomes:hangs",
+               "outcomes:present", "outcomes:absent")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    by = {r["variant"]: r for r in record.load(record.find(tmp_path))["results"]}
+    assert by["hangs"]["outcome"] == "hang"
+    assert by["hangs"]["reason"] == "no end within the 2 s timeout; container killed"
+    assert "--memory=48m --memory-swap=48m --pids-limit=64 -e PROBE_NOTE=x " in by["present"]["docker_command"]
+    assert "--memory=64m --memory-swap=64m " in by["absent"]["docker_command"]
+    assert "PROBE_NOTE" not in by["absent"]["docker_command"]

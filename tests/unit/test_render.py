@@ -117,3 +117,19 @@ def test_container_options_golden(outcomes, mode):
                                      ("SYS_RESOURCE",))
     text = json.dumps(opts, indent=1, sort_keys=True) + "\n" + " ".join(runopts.docker_argv(opts)) + "\n"
     golden.check(f"options-{mode}.txt", text)
+
+
+def test_least_privilege_options_golden(outcomes):
+    """Nothing but what is listed: every capability dropped first, no-new-privileges, a non-root user;
+    the recorded `docker run` line shows each."""
+    from dataclasses import replace
+    from reprolab.scenario import Requires
+    sc = replace(outcomes, requires=Requires(base_capabilities="none", capabilities=("DAC_OVERRIDE",),
+                                             no_new_privileges=True, user="65534:65534"))
+    v = sc.variant("present")
+    (recipe,) = sc.targets(v)
+    opts = runopts.container_options(sc, v, recipe, "reprolab/outcomes:present-bookworm", "RUNID", CAPABILITIES)
+    text = json.dumps(opts, indent=1, sort_keys=True) + "\n" + " ".join(runopts.docker_argv(opts)) + "\n"
+    golden.check("options-least-privilege.txt", text)
+    argv = " ".join(runopts.docker_argv(opts))
+    assert "--cap-drop ALL --cap-add DAC_OVERRIDE --security-opt no-new-privileges --user 65534:65534 " in argv
