@@ -69,7 +69,8 @@ def accelerator(kernel_image, progress=lambda msg: None):
     boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     memo = cache.folder("accel") / f"{boot_id}-{Path(kernel_image).name}"
     if memo.exists():
-        return memo.read_text().split("\n", 1)[0], "probed earlier this boot"
+        accel, _, why = memo.read_text().partition("\n")
+        return accel, f"{why.strip() or 'kvm boots this kernel'} (probed earlier this boot)"
     progress(f"probing /dev/kvm with {Path(kernel_image).name} (at most {KVM_PROBE_SECONDS} s)")
     with tempfile.TemporaryDirectory(prefix="reprolab-kvm-") as tmp:
         console = Path(tmp) / "console"
@@ -95,8 +96,9 @@ def accelerator(kernel_image, progress=lambda msg: None):
         finally:
             _end(proc)
     accel = "kvm" if ok else "tcg"
-    memo.write_text(f"{accel}\n{why if not ok else ''}\n")
-    return accel, ("kvm boots this kernel" if ok else f"/dev/kvm refused: {why[:200]}")
+    why = "kvm boots this kernel" if ok else f"/dev/kvm refused: {why[:200]}"
+    memo.write_text(f"{accel}\n{why}\n")
+    return accel, why
 
 
 def free_port():
