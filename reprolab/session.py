@@ -355,6 +355,8 @@ class Session:
 def _build_failure(built):
     """The reason of a failed build: the step, what the compiler said last, and the engine's word."""
     last = (built.log_tail.splitlines() or [""])[-1]
+    if last.startswith("build timed out"):  # the lab stopped it: the step's own last words are not the cause
+        return f"image build failed: {last[:300]}"
     said = [ln for ln in build.cause(built) if ln != last]  # the engine's own word, when it is the last line, once
     where = f" in {built.failed_step[:200]}" if built.failed_step else ""
     return (f"image build failed{where}: " + (f"{said[0][:300]} ({last[:200]})" if said else last[:300]))
