@@ -1,5 +1,6 @@
 """One run of the lab: bases, builds, containers, verdicts, and the record that keeps them all."""
 
+import os
 import queue
 import shlex
 import signal
@@ -249,7 +250,12 @@ class Session:
         entry = self._entry(target, repeat, started)
         tag = f"[{index}/{total}]" + (f" run {repeat}/{self.repeat}" if self.repeat > 1 else "")
         self.progress(f"{tag} {target.key}: start")
+        load = os.getloadavg()[0]
         outcome, reason = self._execute(target, entry)
+        if self._shares_cpus():
+            # A race's rate changes when other work shares the CPUs (builds, other guests, other
+            # runs): the lab's machine's 1-minute load before and after says whether it did.
+            entry["lab_host_load"] = [round(load, 2), round(os.getloadavg()[0], 2)]
         entry["outcome"], entry["reason"] = outcome, reason or entry["reason"]
         entry["match"] = match(outcome, v.expect)
         entry["ended"] = record.utc(time.time())
@@ -258,6 +264,11 @@ class Session:
         note = f" ({entry['reason'][:100]})" if entry["reason"] and outcome in ("skipped", "error", "hang") else ""
         self.progress(f"{tag} {target.key}: {outcome}, expected {v.expect}, {elapsed:.1f}s{note}")
         return entry
+
+    def _shares_cpus(self):
+        """The variant runs on the lab's own machine: its engine is local or a guest of this machine."""
+        host = self.record["host"]
+        return bool(host.get("local_engine") or host.get("guest"))
 
     def _execute(self, target, entry):
         sc, v, recipe = target.scenario, target.variant, target.recipe
