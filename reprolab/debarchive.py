@@ -6,13 +6,12 @@ ordinary apt client list and download them, checked against Debian's keyring, wi
 host's own apt state. The mirror is read from the host's apt sources at run time (bases.mirrors).
 """
 
-import os
 import re
 import subprocess
 import time
 from pathlib import Path
 
-from reprolab import bases, cache
+from reprolab import bases, cache, tool
 from reprolab.errors import EngineError, UserError
 
 # Suites the lab can take kernels from; stable suites add -updates and -security, where kernels move.
@@ -64,11 +63,11 @@ class Archive:
         (d / "status").touch()
         src.write_text(text)
         progress(f"apt indexes of {self.suite}: updating")
-        self._apt(["apt-get", *self.options(), "update"], "update the package indexes")
+        self._apt(["apt-get", *self.options(), "update"], "apt-get update of the package indexes")
         stamp.touch()
 
     def names(self, prefix):
-        out = self._apt(["apt-cache", *self.options(), "pkgnames", prefix], "list packages")
+        out = self._apt(["apt-cache", *self.options(), "pkgnames", prefix], "apt-cache listing")
         return sorted(set(out.split()))
 
     def show(self, package):
@@ -86,27 +85,16 @@ class Archive:
         dest.mkdir(parents=True, exist_ok=True)
         for old in dest.glob(f"{package}_*.deb"):
             old.unlink()
-        self._apt(["apt-get", *self.options(), "download", package], f"download {package}", cwd=dest)
+        self._apt(["apt-get", *self.options(), "download", package], f"apt-get download of {package}", cwd=dest)
         debs = sorted(dest.glob(f"{package}_*.deb"))
         if not debs:
             raise EngineError(f"apt-get download {package} ({self.suite}) left no .deb")
         return debs[-1]
 
     def _apt(self, argv, what, cwd=None):
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd,
-                                  env=dict(os.environ, LC_ALL="C"))
-        except FileNotFoundError:
-            raise EngineError(f"{argv[0]} not found: the kernel matrix needs apt (Debian or Ubuntu host)") from None
-        except subprocess.TimeoutExpired:
-            raise EngineError(f"apt could not {what} for {self.suite} within {TIMEOUT} s") from None
-        if proc.returncode != 0:
-            tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-2:])
-            tail = re.sub(r"https?://\S+", "<mirror>", tail)  # keep hosts out of records and logs
-            raise EngineError(f"apt could not {what} for {self.suite}: {tail[:300]}")
-        return proc.stdout
+        return tool.run(argv, f"{what} of {self.suite}", TIMEOUT, cwd=cwd, lines=2, redact=True)
 
 
 def extract(deb, dest):
     """Unpack a .deb's files (not its scripts) into `dest`."""
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], check=True, capture_output=True, timeout=TIMEOUT)
+    tool.run(["dpkg-deb", "-x", deb, dest], f"unpacking {Path(deb).name}", TIMEOUT)

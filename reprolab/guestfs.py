@@ -9,12 +9,12 @@ forward bound to 127.0.0.1 on the host reaches (the guest has no other network).
 
 import hashlib
 import json
+import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
-from reprolab import bases, cache, initramfs
+from reprolab import bases, cache, initramfs, tool
 from reprolab.errors import EngineError, UserError
 
 SUITE = "bookworm"
@@ -45,19 +45,6 @@ MASKED = ("apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer", "fs
           "systemd-timesyncd.service", "getty@tty1.service", "systemd-networkd-wait-online.service")
 
 
-def _run(argv, what, timeout):
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError:
-        raise EngineError(f"{argv[0]} not found; run 'sudo bash scripts/setup-guests.sh'") from None
-    except subprocess.TimeoutExpired:
-        raise EngineError(f"{what} did not finish within {timeout} s") from None
-    if proc.returncode != 0:
-        tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
-        raise EngineError(f"{what} failed: {tail[:400]}")
-    return proc.stdout
-
-
 def rootfs(progress=lambda msg: None):
     """Path of the cached root disk image (raw ext4), built on first use (about 2–3 minutes)."""
     dest = cache.root() / "rootfs" / f"{SUITE}-r{RECIPE}"
@@ -66,7 +53,6 @@ def rootfs(progress=lambda msg: None):
         return disk
     if not shutil.which("debootstrap"):
         raise EngineError("debootstrap is not installed; run 'sudo bash scripts/setup-guests.sh'")
-    import os
     if os.geteuid() != 0:
         raise UserError("building the guest root filesystem needs root (debootstrap)")
     work = dest.with_name(dest.name + ".partial")
@@ -76,11 +62,11 @@ def rootfs(progress=lambda msg: None):
     archive, security = bases.mirrors()
     start = time.monotonic()
     progress(f"guest root filesystem ({SUITE} with {', '.join(PACKAGES)}): debootstrap, about 2–3 minutes")
-    _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(tree), archive],
+    tool.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(tree), archive],
          "debootstrap of the guest root filesystem", 1800)
     configure(tree, archive, security)
     progress(f"guest root filesystem: making the {DISK_SIZE} sparse disk image")
-    _mkfs(tree, work / "disk.img", DISK_SIZE, "reprolab-root")
+    mkfs(tree, work / "disk.img", DISK_SIZE, "reprolab-root")
     shutil.copy2(tree / "bin" / "busybox", work / "busybox")
     shutil.rmtree(tree)
     (work / "rootfs.json").write_text(json.dumps({
@@ -123,12 +109,13 @@ def configure(tree, archive, security):
     (tree / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
 
 
-def _mkfs(tree, image, size, label):
+def mkfs(tree, image, size, label):
+    """A sparse ext4 image of `size` holding `tree` (every kernel the lab boots can mount it)."""
     image = Path(image)
     if image.exists():
         image.unlink()
     # No orphan_file/metadata_csum_seed: kernel 5.10 cannot mount a file system that has them.
-    _run(["mkfs.ext4", "-q", "-F", "-L", label, "-O", "^orphan_file,^metadata_csum_seed", "-E", "root_owner=0:0",
+    tool.run(["mkfs.ext4", "-q", "-F", "-L", label, "-O", "^orphan_file,^metadata_csum_seed", "-E", "root_owner=0:0",
           "-d", str(tree), str(image), size], f"mkfs.ext4 of {image.name}", 600)
 
 
@@ -157,6 +144,6 @@ def boot_files(kernel, progress=lambda msg: None):
             src, size = dest / "empty", "64M"
             src.mkdir(exist_ok=True)
         part = modules.with_suffix(".partial")
-        _mkfs(src, part, size, "reprolab-mods")
+        mkfs(src, part, size, "reprolab-mods")
         part.rename(modules)
     return initrd, modules

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import docker
 
-from reprolab import cache, transfer
+from reprolab import cache, guestfs, transfer
 from reprolab.errors import EngineError
 
 SIZE = "32G"  # sparse; the guest's containers write into the same file system
@@ -60,12 +60,11 @@ def disk_for(images, source, progress=lambda msg: None):
             shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
         progress(f"image disk: writing the {SIZE} sparse disk")
         part = disk.with_suffix(".partial")
-        proc = subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "reprolab-images", "-O",
-                               "^orphan_file,^metadata_csum_seed", "-d", str(data), str(part), SIZE],
-                              capture_output=True, text=True, timeout=900)
-        if proc.returncode != 0:
+        try:
+            guestfs.mkfs(data, part, SIZE, "reprolab-images")
+        except EngineError:
             part.unlink(missing_ok=True)
-            raise EngineError(f"image disk: mkfs.ext4 failed: {proc.stderr.strip()[:300]}")
+            raise
         part.rename(disk)
     _prune(folder)
     return disk, round(time.monotonic() - start, 1)

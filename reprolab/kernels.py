@@ -12,11 +12,10 @@ import json
 import re
 import shutil
 import struct
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprolab import cache, debarchive
+from reprolab import cache, debarchive, tool
 from reprolab.errors import EngineError, UserError
 
 FLAVOUR = "amd64"
@@ -192,11 +191,7 @@ def fetch(choice, progress=lambda msg: None):
 
 
 def _depmod(root, release):
-    if not shutil.which("depmod"):
-        raise EngineError("depmod not found; install kmod ('sudo bash scripts/setup-guests.sh')")
-    proc = subprocess.run(["depmod", "-b", str(root), release], capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        raise EngineError(f"depmod {release} failed: {proc.stderr.strip()[:300]}")
+    tool.run(["depmod", "-b", root, release], f"depmod {release}", 300)
 
 
 def _sha256(path):
