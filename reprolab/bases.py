@@ -164,6 +164,15 @@ def ensure_for(client, recipes, progress=lambda msg: None, local=True, source=No
     return {b: done[b] for b in wanted}
 
 
+_Wanted = collections.namedtuple("_Wanted", "suite base")
+
+
+def ensure_suites(client, suites, progress=lambda msg: None, local=True):
+    """{suite: Base} of debian:<suite> for each of `suites`, made sure of at once (ensure_for)."""
+    got = ensure_for(client, [_Wanted(s, f"debian:{s}") for s in suites], progress, local=local)
+    return {s: got[f"debian:{s}"] for s in suites}
+
+
 def mirrors(sources_dir="/etc/apt"):
     """(archive URL, security URL or '') for Debian, from REPROLAB_MIRROR or the host's apt sources."""
     env = os.environ.get("REPROLAB_MIRROR", "")

@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 # Modules that import docker (engine, bases, build, session, hosts) are imported inside the commands,
 # after main() has decided about paramiko: see _keep_paramiko_out.
-from reprolab import catalog, record, selection, table
+from reprolab import catalog, heartbeat, record, selection, table
 from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
 from reprolab.scenario import SUITES
 
@@ -31,8 +31,13 @@ def _err(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def _progress(msg):
+def _print_progress(msg):
     print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+# Long steps the library runs as activities (debootstrap, image builds, variants) get a "still ..."
+# line when quiet for 9 s; main() runs its thread for the command's duration.
+_progress = heartbeat.Heartbeat(_print_progress)
 
 
 def parser():
@@ -172,7 +177,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
     _keep_paramiko_out(args)
     try:
-        return COMMANDS[args.command](args, argv)
+        with _progress:
+            return COMMANDS[args.command](args, argv)
     except ScenarioError as exc:
         for problem in exc.problems:
             _err(problem)
@@ -228,10 +234,13 @@ def cmd_base(args, argv):
     from reprolab import bases, engine
     client = engine.connect()
     local = engine.is_local(client)
-    for suite in args.suites or SUITES:
+    suites = list(dict.fromkeys(args.suites or SUITES))
+    for suite in suites:
         if suite not in SUITES:
             raise UserError(f"{suite}: unknown suite; choose from {', '.join(SUITES)}")
-        b = bases.ensure_suite(client, suite, _progress, local=local)
+    ready = bases.ensure_suites(client, suites, _progress, local=local)  # made at once
+    for suite in suites:
+        b = ready[suite]
         print(f"debian:{suite}: {'ready' if b.available else 'missing'} ({b.origin}){' ' + b.reason if b.reason else ''}")
         if not b.available:
             return 2

@@ -61,7 +61,7 @@ class Heartbeat:
                 if now - act.last >= self.quiet:
                     act.last = now
                     how_far = f", {act.detail_text}" if act.detail_text else ""
-                    lines.append(f"still {act.what} ({now - act.started:.0f} s{how_far})")
+                    lines.append(f"still {act.what} ({int(now - act.started)} s{how_far})")
         for line in lines:
             self.progress(line)
         return lines
