@@ -52,7 +52,7 @@ def parser():
     sub.add_parser("list", help="list scenarios and their variants")
     sub.add_parser("validate", help="check every scenario file; print file:line: problem; exit 2 on any")
 
-    b = sub.add_parser("base", help="make sure the Debian base images exist (pull, else debootstrap)")
+    b = sub.add_parser("base", help="make sure the Debian base images exist (pull, else debootstrap; the suites at once)")
     b.add_argument("suites", nargs="*", metavar="SUITE", help=f"default: all of {', '.join(SUITES)}")
 
     for name, helptext in (("build", "build the images of the selected variants"),
@@ -76,7 +76,8 @@ def parser():
             c.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
             c.add_argument("--max-rate", type=float, default=0.1, help="rate below which a bug counts as absent (default 0.1)")
             c.add_argument("--jobs", type=_positive, default=1, metavar="N",
-                           help="variants run at once (default 1: races are timing-sensitive)")
+                           help="variants run at once (default 1: races are timing-sensitive); the run's "
+                                "images are all built first, the suites' builds at once")
             c.add_argument("--junit", metavar="FILE", help="also write JUnit XML of the run")
             c.add_argument("--report", metavar="FILE", help="also write the HTML report of the run's record(s)")
             c.add_argument("--host", action="append", default=[], metavar="URL",
