@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Benchmarks of the lab against its goals; writes bench/RESULTS.md (one command: make bench).
 
-    python bench/run.py [overhead] [jobs] [build] [compare] [report] [scenarios] [guests]   (default: all)
+    python bench/run.py [overhead] [variant] [jobs] [build] [compare] [report] [scenarios] [guests]   (default: all)
+    python bench/run.py cold --yes-remove-images    (never part of the default: see bench_cold)
 
 Each ratio is measured within one invocation, on a warm engine (images built first), so the
 numbers compare like with like. Timing belongs here, never in the tests.
 """
 
 import json
+import re
 import shlex
 import statistics
 import subprocess
@@ -56,6 +58,85 @@ def bench_overhead(tmp):
         rows.append((f"harness overhead, {selector}", f"lab {statistics.median(lab_t):.2f}s / bare "
                      f"{statistics.median(bare_t):.2f}s = {ratio:.2f}", "<= 1.15", ratio <= 1.15))
     return rows
+
+
+def bench_variant(tmp):
+    """Harness time per variant inside a run, against a bare `docker run` of the same image and
+    settings. A run of N+1 short variants minus a run of 1 leaves N variants' cost without Python's
+    start-up, host facts and bases (paid once per run): (T(21) - T(1)) / 20. Median of 3 pairs;
+    bare `docker run` median of 7 (it pays the docker CLI's start-up each time, as a user would)."""
+    base = ["--scenarios", FIXTURES, "run", "outcomes:present", "--suite", "bookworm"]
+    lab(*base, results=tmp)  # warm: build once
+    docker_cmd = shlex.split(newest(tmp)["results"][0]["docker_command"])
+    per = []
+    for _ in range(3):
+        t1, p1 = lab(*base, results=tmp)
+        t21, p21 = lab(*base, "--repeat", "21", results=tmp)
+        per.append((t21 - t1) / 20)
+    bare = statistics.median(sh(docker_cmd)[0] for _ in range(7))
+    med = statistics.median(per)
+    ratio = med / bare
+    return [("harness time per variant in a run, outcomes:present",
+             f"{med:.3f}s ((T21 - T1) / 20, median of 3: {', '.join(f'{x:.3f}' for x in per)}) / bare "
+             f"docker run {bare:.3f}s = {ratio:.2f} (load {_load()})", "<= 1.3", ratio <= 1.3)]
+
+
+def _load():
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def longest_silence(stderr):
+    """(seconds, the line after the gap) of the longest gap between timestamped progress lines."""
+    stamps = []
+    for line in stderr.splitlines():
+        m = re.match(r"^(\d\d):(\d\d):(\d\d) ", line)
+        if m:
+            h, mi, se = map(int, m.groups())
+            stamps.append((h * 3600 + mi * 60 + se, line[9:90]))
+    gap, after = 0, ""
+    for (a, _), (b, line) in zip(stamps, stamps[1:]):
+        d = (b - a) % 86400  # past midnight
+        if d > gap:
+            gap, after = d, line
+    return gap, after
+
+
+COLD_WARNING = """bench cold REMOVES the lab's images from this machine's Docker engine: every reprolab/*
+image, every base image the lab made with debootstrap (label org.reprolab.base.origin), and with
+them the build cache of their layers. Everyone using this engine loses them until the next build.
+The download cache (~/.cache/reprolab: guest kernels, root disks) is kept. Then it times `make run`
+(the README's cold figure). Run it on a machine nobody else is using; pass --yes-remove-images to go on."""
+
+
+def bench_cold(tmp, confirmed=False):
+    """`make run` from no lab images, bases or layer cache: the README's cold figure."""
+    if not confirmed:
+        print(COLD_WARNING, file=sys.stderr)
+        raise SystemExit(2)
+    from reprolab import engine, labels
+    client = engine.connect()
+    doomed = {img.id: img.tags for img in client.images.list(filters={"label": labels.BASE_ORIGIN})
+              + client.images.list(name="reprolab/*")}
+    # tags first (an untagged parent goes with its last child), then the untagged cache left over
+    for ref in [t for tags in doomed.values() for t in tags] + [i for i, tags in doomed.items() if not tags]:
+        try:
+            client.images.remove(ref, force=True)
+        except Exception as exc:
+            if "No such image" not in str(exc):
+                print(f"could not remove {ref}: {str(exc)[:200]}", file=sys.stderr)
+    print(f"removed {len(doomed)} image(s); timing make run (load {_load()}) ...", file=sys.stderr, flush=True)
+    t, p = sh(["make", "run"])
+    gap, after = longest_silence(p.stderr)
+    log = Path(tempfile.gettempdir()) / "reprolab-bench-cold-make-run.log"
+    log.write_text(p.stdout + p.stderr)
+    print(f"make run output: {log}", file=sys.stderr)
+    return [("cold make run (no lab images, bases or layer cache)", f"{t / 60:.0f} min {t % 60:.0f} s "
+             f"(exit {p.returncode}; load {_load()} at the end)", "<= 9 min", t <= 540),
+            ("cold make run: longest silence between progress lines", f"{gap} s (before: {after})", "<= 10 s",
+             gap <= 10)]
 
 
 def bench_jobs(tmp):
@@ -205,21 +286,30 @@ def _ttd(evidence):
     return None
 
 
-BENCHES = {"overhead": bench_overhead, "jobs": bench_jobs, "build": bench_build, "compare": bench_compare,
+BENCHES = {"overhead": bench_overhead, "variant": bench_variant, "jobs": bench_jobs, "build": bench_build, "compare": bench_compare,
            "report": bench_report, "scenarios": bench_scenarios, "guests": bench_guests}
 
 
-def main(names):
+def main(argv):
     from reprolab import engine
+    confirmed = "--yes-remove-images" in argv
+    names = [a for a in argv if a != "--yes-remove-images"]
+    unknown = [n for n in names if n not in BENCHES and n != "cold"]
+    if unknown:
+        print(f"bench/run.py: unknown bench {', '.join(unknown)}; choose from {', '.join(BENCHES)}, cold",
+              file=sys.stderr)
+        return 2
+    if "cold" in names and not confirmed:
+        bench_cold(None)  # prints the warning and exits 2
     facts = engine.host_facts(engine.connect())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names or BENCHES:
             print(f"bench {name} ...", file=sys.stderr, flush=True)
-            rows += BENCHES[name](tmp)
+            rows += bench_cold(tmp, confirmed) if name == "cold" else BENCHES[name](tmp)
     lines = [f"# Benchmarks ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
              f"Host: kernel {facts['kernel']}, cgroup {facts['cgroup']}, engine {facts['engine']}, "
-             f"{facts['cpus']} CPUs. Command: `python bench/run.py {' '.join(names)}`.", "",
+             f"{facts['cpus']} CPUs, load average {_load()} at the end. Command: `python bench/run.py {' '.join(argv)}`.", "",
              "| measure | measured | goal | met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {'yes' if ok else '**no**'} |" for a, b, c, ok in rows]
     text = "\n".join(lines) + "\n"

@@ -13,17 +13,21 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import docker
 
-from reprolab import labels
+from reprolab import heartbeat, labels
 from reprolab.engine_errors import boundary, url
 from reprolab.errors import EngineError, UserError
 
 ORIGIN_LABEL = labels.BASE_ORIGIN
 DEBOOTSTRAP_TIMEOUT = 900  # seconds; REPROLAB_DEBOOTSTRAP_TIMEOUT overrides
+# One rootfs import into the engine at a time: each writes a 200 MB layer, and two at once only
+# compete for the same disk (the debootstraps before them are what runs in parallel).
+_IMPORTS = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -85,13 +89,14 @@ def _ensure_image(client, image):
     return Base(image, False, "missing", f"base image {image} is not on the engine and cannot be pulled ({reason})")
 
 
-def ensure_suite(client, suite, progress=lambda msg: None, local=True, source=None):
-    """debian:<suite>: present, pulled, copied from the `source` engine, or made with debootstrap."""
+def ensure_suite(client, suite, progress=lambda msg: None, local=True, source=None, cancel=None):
+    """debian:<suite>: present, pulled, copied from the `source` engine, or made with debootstrap
+    (stopped early when the `cancel` event is set)."""
     with boundary(f"making sure of the base image debian:{suite}", url(client)):
-        return _ensure_suite(client, suite, progress, local, source)
+        return _ensure_suite(client, suite, progress, local, source, cancel)
 
 
-def _ensure_suite(client, suite, progress, local, source):
+def _ensure_suite(client, suite, progress, local, source, cancel=None):
     image = f"debian:{suite}"
     img = present(client, image)
     if img:
@@ -110,21 +115,62 @@ def _ensure_suite(client, suite, progress, local, source):
             client.images.load(b"".join(src.save(named=True)))
         return Base(image, True, "copied")
     progress(f"base {image}: registry unreachable ({reason}); building with debootstrap (about 30 s)")
-    debootstrap(client, suite, progress)
+    debootstrap(client, suite, progress, cancel=cancel)
     return Base(image, True, "debootstrap")
 
 
 def ensure_for(client, recipes, progress=lambda msg: None, local=True, source=None):
-    """{base image: Base with its id} for the bases of `recipes`, each made sure of once."""
-    out = {}
+    """{base image: Base with its id} for the bases of `recipes`, each made sure of once.
+
+    The bases are made sure of at once, each on a thread of its own: on a cold machine the three
+    debootstraps (separate processes, mostly waiting on the mirror and the disk) take the time of the
+    slowest rather than the sum. Each keeps its own engine-error boundary and timeout; the first
+    failure (in the order of the bases) is raised once all have ended. An interrupt stops them all.
+    """
+    wanted = {}
     for recipe in sorted(recipes, key=lambda r: (not r.suite, r.base)):
-        if recipe.base in out:
-            continue
-        base = (ensure_suite(client, recipe.suite, progress, local=local, source=source) if recipe.suite
-                else ensure_image(client, recipe.base))
-        with boundary(f"looking up the base image {recipe.base}", url(client)):
-            out[recipe.base] = replace(base, id=image_id(client, recipe.base)) if base.available else base
-    return out
+        wanted.setdefault(recipe.base, recipe)
+    cancel = threading.Event()
+    done = {}
+
+    def one(recipe):
+        try:
+            base = (ensure_suite(client, recipe.suite, progress, local=local, source=source, cancel=cancel)
+                    if recipe.suite else ensure_image(client, recipe.base))
+            with boundary(f"looking up the base image {recipe.base}", url(client)):
+                done[recipe.base] = replace(base, id=image_id(client, recipe.base)) if base.available else base
+        except BaseException as exc:  # raised in the caller's thread below
+            done[recipe.base] = exc
+
+    if len(wanted) <= 1:
+        for recipe in wanted.values():
+            one(recipe)
+    else:
+        threads = [threading.Thread(target=one, args=(r,), name=f"base {b}", daemon=True) for b, r in wanted.items()]
+        for th in threads:
+            th.start()
+        try:
+            for th in threads:
+                while th.is_alive():
+                    th.join(0.2)  # short joins keep the main thread responsive to signals
+        except BaseException:
+            cancel.set()  # each debootstrap kills its process group and unmounts its root
+            for th in threads:
+                th.join(30)
+            raise
+    for b in wanted:
+        if isinstance(done[b], BaseException):
+            raise done[b]
+    return {b: done[b] for b in wanted}
+
+
+_Wanted = collections.namedtuple("_Wanted", "suite base")
+
+
+def ensure_suites(client, suites, progress=lambda msg: None, local=True):
+    """{suite: Base} of debian:<suite> for each of `suites`, made sure of at once (ensure_for)."""
+    got = ensure_for(client, [_Wanted(s, f"debian:{s}") for s in suites], progress, local=local)
+    return {s: got[f"debian:{s}"] for s in suites}
 
 
 def mirrors(sources_dir="/etc/apt"):
@@ -167,8 +213,14 @@ def debootstrap_timeout():
     return value
 
 
-def debootstrap(client, suite, progress=lambda msg: None, timeout=None, workdir="/var/tmp"):
-    """Make debian:<suite> with debootstrap, bounded by `timeout` seconds (default: debootstrap_timeout())."""
+def debootstrap(client, suite, progress=lambda msg: None, timeout=None, workdir="/var/tmp", cancel=None):
+    """Make debian:<suite> with debootstrap, bounded by `timeout` seconds (default: debootstrap_timeout());
+    a set `cancel` event stops it as an interrupt would."""
+    with heartbeat.activity(progress, f"making debian:{suite} with debootstrap") as act:
+        _debootstrap(client, suite, act, timeout, workdir, cancel)
+
+
+def _debootstrap(client, suite, act, timeout, workdir, cancel):
     if not shutil.which("debootstrap"):
         raise EngineError("debootstrap is not installed; run 'sudo bash scripts/setup-host.sh'")
     if os.geteuid() != 0:
@@ -178,30 +230,47 @@ def debootstrap(client, suite, progress=lambda msg: None, timeout=None, workdir=
     with tempfile.TemporaryDirectory(prefix=f"reprolab-{suite}-", dir=workdir) as tmp:
         try:
             root = Path(tmp) / "rootfs"
-            code, tail = _bounded(["debootstrap", "--variant=minbase", suite, str(root), archive], timeout)
+            code, tail = _bounded(["debootstrap", "--variant=minbase", suite, str(root), archive], timeout,
+                                  cancel=cancel, on_line=act.detail)
+            if cancel is not None and cancel.is_set():
+                raise EngineError(f"debootstrap {suite} was stopped: the run is stopping")
             if code is None:
                 raise EngineError(f"debootstrap {suite} timed out after {timeout:g} s; its last line: "
                                   f"{tail[-1] if tail else '(none)'}; try again, or set REPROLAB_DEBOOTSTRAP_TIMEOUT "
                                   f"higher for a slow mirror")
             if code != 0:
                 raise EngineError(f"debootstrap {suite} failed: {' | '.join(tail[-3:])}")
-            _import_rootfs(client, suite, root, Path(tmp) / "rootfs.tar", archive, security, progress)
+            act.detail("packing its root")
+            _import_rootfs(client, suite, root, Path(tmp) / "rootfs.tar", archive, security, act)
         finally:
             _unmount_under(tmp)  # a killed debootstrap leaves /proc and /sys mounted in its root
 
 
-def _bounded(argv, timeout):
+def _bounded(argv, timeout, cancel=None, on_line=lambda line: None):
     """Run `argv` in a process group of its own: (exit code, last output lines); code None when it
-    outlived `timeout` and its whole group was killed."""
+    outlived `timeout`, or `cancel` was set, and its whole group was killed. `on_line` sees each
+    output line as it comes (how far along it is)."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             errors="replace", start_new_session=True)
     tail = collections.deque(maxlen=20)
-    reader = threading.Thread(target=lambda: tail.extend(line.rstrip() for line in proc.stdout), daemon=True)
+
+    def read():
+        for line in proc.stdout:
+            line = line.rstrip()
+            tail.append(line)
+            if line:
+                on_line(line[:120])
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    deadline = time.monotonic() + timeout
+    code = None
     try:
-        code = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        code = None
+        while code is None and time.monotonic() < deadline and not (cancel is not None and cancel.is_set()):
+            try:
+                code = proc.wait(min(0.5, max(0.01, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         if proc.poll() is None:  # timed out, or interrupted while waiting
             try:
@@ -223,15 +292,17 @@ def _unmount_under(path):
         subprocess.run(["umount", "-l", point], capture_output=True)
 
 
-def _import_rootfs(client, suite, root, tarball, archive, security, progress):
+def _import_rootfs(client, suite, root, tarball, archive, security, act):
     (root / "etc/apt/sources.list").write_text(sources_list(suite, archive, security))
     shutil.rmtree(root / "var/lib/apt/lists", ignore_errors=True)
     (root / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
     shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
     (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
-    progress(f"base debian:{suite}: importing")
-    with boundary(f"importing the debootstrapped debian:{suite}", url(client)):
+    act.detail("waiting for the engine to import another base")
+    with _IMPORTS, boundary(f"importing the debootstrapped debian:{suite}", url(client)):
+        act.say(f"base debian:{suite}: importing")
+        act.detail("importing into the engine")
         client.api.import_image_from_file(
             str(tarball), repository="debian", tag=suite,
             changes=['CMD ["/bin/bash"]', f"LABEL {ORIGIN_LABEL}=debootstrap {labels.BASE_SUITE}={suite}"])

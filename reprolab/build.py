@@ -7,6 +7,7 @@ The one path from targets to images (bases made sure of, contexts rendered, imag
 run's session and by `lab.py build` alike.
 """
 
+import queue
 import re
 import threading
 import time
@@ -14,13 +15,14 @@ from dataclasses import dataclass
 
 import docker
 
-from reprolab import bases, render
+from reprolab import bases, heartbeat, render
 from reprolab.engine_errors import ENGINE_FAILURES, boundary, url
 
 from reprolab import labels as lab_labels
 
 TAIL_LINES = 30
 DEFAULT_TIMEOUT = 1800  # seconds for one image's build; lab.py's --build-timeout / REPROLAB_BUILD_TIMEOUT
+LANES = 3  # builds at once at most: one per suite of a whole run
 
 
 @dataclass(frozen=True)
@@ -156,17 +158,25 @@ def build(client, ctx, progress=lambda msg: None, base_id="", timeout=DEFAULT_TI
 
 @dataclass(frozen=True)
 class TargetBuild:
-    """One target's build: `built` is None when it was not attempted, and `skipped` says why."""
+    """One target's build: `built` is None when it was not attempted, and `skipped` says why, or
+    `error` holds the engine's failure under it. `span`: (start, end) on time.monotonic()."""
     target: object
     tag: str
     built: Built = None
     skipped: str = ""
+    ctx: object = None
+    error: Exception = None
+    span: tuple = ()
 
 
 def build_target(client, target, base, progress=lambda msg: None, reuse=True, timeout=DEFAULT_TIMEOUT):
     """Render and build one target on `base` (a bases.Base made sure of): (context, Built)."""
     ctx = render.render(target.scenario, target.variant, target.recipe)
-    return ctx, build(client, ctx, lambda line: progress("  " + line), base.id if reuse else "", timeout)
+    with heartbeat.activity(progress, f"building {ctx.tag}") as act:
+        def step(line):
+            act.detail(line.strip()[:100])  # "Step 5/12 : RUN ...": how far along, for the heartbeat
+            act.say("  " + line)
+        return ctx, build(client, ctx, step, base.id if reuse else "", timeout)
 
 
 def sent_target(client, target, base, missing_reason=None):
@@ -180,14 +190,84 @@ def sent_target(client, target, base, missing_reason=None):
     return ctx, Built(False, "", 0.0, 0, 0, why)
 
 
+def lanes(targets, skip=lambda target: ""):
+    """The targets to build, one per image tag and none that `skip` gives a reason for, in lanes by
+    base image: each lane builds in turn, the lanes at once.
+
+    By base because the classic builder does not share a step that two builds are making at the same
+    moment: two images of one suite started together would each install the suite's toolchain (about
+    100 s); one after the other, the second finds the first's layer in the cache. Lanes of different
+    suites share no layer, so the three toolchains are installed at once."""
+    out, seen = {}, set()
+    for t in targets:
+        tag = render.image_tag(t.scenario, t.variant, t.recipe)
+        if tag in seen or skip(t):
+            continue
+        seen.add(tag)
+        out.setdefault(t.recipe.base, []).append(t)
+    return list(out.values())
+
+
+def build_all(client, targets, ready, progress=lambda msg: None, reuse=True, timeout=DEFAULT_TIMEOUT,
+              workers=LANES, skip=lambda target: ""):
+    """Build the targets on their bases `ready` ({base image: bases.Base}) in lanes (see lanes()),
+    `workers` at once; yields a TargetBuild as each ends, an engine failure in its `error`. Closing
+    the generator (an interrupt) lets each lane finish only the build it is in."""
+    todo, done, stop = queue.Queue(), queue.Queue(), threading.Event()
+    plan = lanes(targets, skip)
+    for lane in plan:
+        todo.put(lane)
+
+    def one(t):
+        tag = render.image_tag(t.scenario, t.variant, t.recipe)
+        base = ready[t.recipe.base]
+        start = time.monotonic()
+        if not base.available:
+            return TargetBuild(t, tag, None, base.reason, span=(start, start))
+        try:
+            ctx, built = build_target(client, t, base, progress, reuse, timeout)
+            return TargetBuild(t, ctx.tag, built, ctx=ctx, span=(start, time.monotonic()))
+        except Exception as exc:  # the engine failed under this build: the caller decides what it ends
+            return TargetBuild(t, tag, None, error=exc, span=(start, time.monotonic()))
+
+    def worker():
+        while not stop.is_set():
+            try:
+                lane = todo.get_nowait()
+            except queue.Empty:
+                return
+            for t in lane:
+                if stop.is_set():
+                    return
+                done.put(one(t))
+
+    threads = [threading.Thread(target=worker, name="build lane", daemon=True)
+               for _ in range(max(1, min(workers, len(plan))))]
+    for th in threads:
+        th.start()
+    try:
+        for _ in range(sum(len(lane) for lane in plan)):
+            while True:
+                try:
+                    yield done.get(timeout=0.2)  # short waits keep the main thread responsive to signals
+                    break
+                except queue.Empty:
+                    if not any(th.is_alive() for th in threads) and done.empty():
+                        return  # the lanes stopped early
+    finally:
+        stop.set()
+
+
 def build_targets(client, targets, progress=lambda msg: None, reuse=True, local=True, source=None,
                   timeout=DEFAULT_TIMEOUT):
-    """Each base made sure of once, then each target built in turn; yields a TargetBuild as each ends."""
+    """Each base made sure of once, then the targets built in lanes (build_all); yields a TargetBuild
+    as each ends, and raises an engine failure once the other lanes have had their say."""
     ready = bases.ensure_for(client, [t.recipe for t in targets], progress, local=local, source=source)
-    for t in targets:
-        base = ready[t.recipe.base]
-        if not base.available:
-            yield TargetBuild(t, render.image_tag(t.scenario, t.variant, t.recipe), None, base.reason)
+    error = None
+    for tb in build_all(client, targets, ready, progress, reuse, timeout):
+        if tb.error is not None:
+            error = error or tb.error
             continue
-        ctx, built = build_target(client, t, base, progress, reuse, timeout)
-        yield TargetBuild(t, ctx.tag, built)
+        yield tb
+    if error is not None:
+        raise error

@@ -11,7 +11,7 @@ from tabulate import tabulate
 
 # Modules that import docker (engine, bases, build, session, hosts) are imported inside the commands,
 # after main() has decided about paramiko: see _keep_paramiko_out.
-from reprolab import catalog, record, selection, table
+from reprolab import catalog, heartbeat, record, selection, table
 from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
 from reprolab.scenario import SUITES
 
@@ -31,8 +31,13 @@ def _err(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def _progress(msg):
+def _print_progress(msg):
     print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+# Long steps the library runs as activities (debootstrap, image builds, variants) get a "still ..."
+# line when quiet for 9 s; main() runs its thread for the command's duration.
+_progress = heartbeat.Heartbeat(_print_progress)
 
 
 def parser():
@@ -47,7 +52,7 @@ def parser():
     sub.add_parser("list", help="list scenarios and their variants")
     sub.add_parser("validate", help="check every scenario file; print file:line: problem; exit 2 on any")
 
-    b = sub.add_parser("base", help="make sure the Debian base images exist (pull, else debootstrap)")
+    b = sub.add_parser("base", help="make sure the Debian base images exist (pull, else debootstrap; the suites at once)")
     b.add_argument("suites", nargs="*", metavar="SUITE", help=f"default: all of {', '.join(SUITES)}")
 
     for name, helptext in (("build", "build the images of the selected variants"),
@@ -71,7 +76,8 @@ def parser():
             c.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
             c.add_argument("--max-rate", type=float, default=0.1, help="rate below which a bug counts as absent (default 0.1)")
             c.add_argument("--jobs", type=_positive, default=1, metavar="N",
-                           help="variants run at once (default 1: races are timing-sensitive)")
+                           help="variants run at once (default 1: races are timing-sensitive); the run's "
+                                "images are all built first, the suites' builds at once")
             c.add_argument("--junit", metavar="FILE", help="also write JUnit XML of the run")
             c.add_argument("--report", metavar="FILE", help="also write the HTML report of the run's record(s)")
             c.add_argument("--host", action="append", default=[], metavar="URL",
@@ -172,7 +178,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
     _keep_paramiko_out(args)
     try:
-        return COMMANDS[args.command](args, argv)
+        with _progress:
+            return COMMANDS[args.command](args, argv)
     except ScenarioError as exc:
         for problem in exc.problems:
             _err(problem)
@@ -228,10 +235,13 @@ def cmd_base(args, argv):
     from reprolab import bases, engine
     client = engine.connect()
     local = engine.is_local(client)
-    for suite in args.suites or SUITES:
+    suites = list(dict.fromkeys(args.suites or SUITES))
+    for suite in suites:
         if suite not in SUITES:
             raise UserError(f"{suite}: unknown suite; choose from {', '.join(SUITES)}")
-        b = bases.ensure_suite(client, suite, _progress, local=local)
+    ready = bases.ensure_suites(client, suites, _progress, local=local)  # made at once
+    for suite in suites:
+        b = ready[suite]
         print(f"debian:{suite}: {'ready' if b.available else 'missing'} ({b.origin}){' ' + b.reason if b.reason else ''}")
         if not b.available:
             return 2

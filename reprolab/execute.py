@@ -1,6 +1,7 @@
 """Run one variant's container to its end: timeout, bounded logs, verdict, and removal in every case."""
 
 import contextlib
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -64,22 +65,17 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
             return Execution(Outcome.HANG.value, reason=f"no end within the {timeout} s timeout; container killed",
                              seconds=seconds, forensics=snap, artifacts=_artifacts(container, artifacts))
         exit_code = (status or {}).get("StatusCode")
-        _save_log(container, log_path)
+        v, why = _read_output(client, container, log_path)
         copied = _artifacts(container, artifacts)
-        # The saved log interleaves stdout and stderr, and docker-py's public API drops the frame
-        # headers that tell them apart, so the verdict comes from a second, stdout-only pass over the
-        # engine's log, read to its end (scan keeps only verdict lines): no tail to fall out of.
-        v, why = verdict.scan(container.logs(stdout=True, stderr=False, stream=True, follow=False))
-        container.reload()
-        state = container.attrs.get("State", {})
+        state = _State(container)  # inspected only when an outcome needs it (OOM): one call fewer
         if v is None and reader is not None and why == verdict.NO_VERDICT:
-            d = reader.decide(exit_code, seconds, stopped=stopped, oom=bool(state.get("OOMKilled")))
+            d = reader.decide(exit_code, seconds, stopped=stopped, oom=state.oom())
             _note(log_path, f"lab verdict: {d.outcome}, decided by read.{d.rule} ({read.describe()})")
             return Execution(d.outcome, reason=d.reason, attempts=reader.attempts if read.attempt else 1,
                              evidence={**dict(d.evidence), "rule": f"read.{d.rule}"}, exit_code=exit_code,
                              seconds=seconds, verdict_by="lab", rule=f"read.{d.rule}", artifacts=copied)
         if v is None:
-            if state.get("OOMKilled"):
+            if state.oom():
                 why = f"killed by the OOM killer (memory limit {opts.get('mem_limit')}); " + why
             elif exit_code:
                 why = f"exit code {exit_code}; " + why
@@ -97,6 +93,19 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
                 container.remove(force=True)
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 pass
+
+
+class _State:
+    """The container's State, inspected on first use."""
+
+    def __init__(self, container):
+        self.container, self.state = container, None
+
+    def oom(self):
+        if self.state is None:
+            self.container.reload()
+            self.state = self.container.attrs.get("State", {})
+        return bool(self.state.get("OOMKilled"))
 
 
 def _artifacts(container, artifacts):
@@ -197,7 +206,8 @@ def create(client, opts):
         hc["ReadonlyPaths"] = []
     created = client.api.create_container(image=image, labels=labels, environment=env, host_config=hc,
                                           network_disabled=network == "none", user=user)
-    return client.containers.get(created["Id"])
+    # a model of the id alone: inspecting the new container (containers.get) told nothing used
+    return client.containers.prepare_model({"Id": created["Id"]})
 
 
 def _kill(container):
@@ -206,6 +216,60 @@ def _kill(container):
         container.wait(timeout=30)
     except (docker.errors.APIError, requests.exceptions.RequestException):
         pass
+
+
+def _frames(client, container_id):
+    """(stream, bytes) frames of an ended container's whole output in the order written (1 stdout,
+    2 stderr): the engine's multiplexed log stream, read with its frame headers.
+
+    One request where docker-py's logs() makes two (it inspects the container first to learn
+    whether it has a terminal; the lab never gives it one), and one pass for both the saved log and
+    the verdict: docker-py's logs() drops the headers that tell stdout from stderr."""
+    api = client.api
+    url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/logs"
+    res = api.get(url, params={"stdout": 1, "stderr": 1, "follow": 0, "timestamps": 0, "tail": "all"}, stream=True)
+    try:
+        res.raise_for_status()
+        while True:
+            header = res.raw.read(8)
+            if len(header) < 8:
+                return
+            kind, length = struct.unpack(">BxxxL", header)
+            data = res.raw.read(length) if length else b""
+            if length and not data:
+                return
+            yield kind, data
+    finally:
+        res.close()
+
+
+def _read_output(client, container, log_path):
+    """Save the container's output into the log file (at most LOG_LIMIT bytes) and scan all of its
+    stdout for the verdict (scan keeps only verdict lines: no tail to fall out of): (Verdict, why)."""
+    path = Path(log_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
+        written = 0
+
+        def stdout():
+            nonlocal written
+            try:
+                for kind, data in _frames(client, container.id):
+                    if written < LOG_LIMIT:
+                        if written + len(data) > LOG_LIMIT:
+                            out.write(data[: LOG_LIMIT - written])
+                            out.write(b"\n[reprolab: log truncated]\n")
+                            written = LOG_LIMIT
+                        else:
+                            out.write(data)
+                            written += len(data)
+                    if kind == 1:
+                        yield data
+            except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+                out.write(f"\n[reprolab: log capture failed: {exc}]\n".encode())
+                raise
+
+        return verdict.scan(stdout())
 
 
 def _save_log(container, log_path):

@@ -144,6 +144,7 @@ def _details(rec, r, files, out_dir):
             ("attempts", r.get("attempts")), ("started", r.get("started")), ("ended", r.get("ended")),
             ("exit code", r.get("exit_code")), ("privilege", r.get("privilege")),
             ("ran beside", ", ".join(r.get("ran_beside") or []) or None),
+            ("built beside", ", ".join(r.get("built_beside") or []) or None),
             ("image", r.get("image")), ("image id", r.get("image_id"))) if v not in (None, "")],
         "log": _log_link(rec, r, files, out_dir), "log_tail": _log_tail(rec, r, files),
         "build_log_tail": r.get("build_log_tail") or "",

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import requests
 
-from reprolab import __version__, bases, build, engine, execute, labels, ownership, prereq, privilege, record, render, runopts, stats
+from reprolab import __version__, bases, build, engine, execute, heartbeat, labels, ownership, prereq, privilege, record, render, runopts, stats
 from reprolab.errors import EngineError, Interrupted
 from reprolab.outcome import Outcome, match
 
@@ -80,6 +80,8 @@ class Session:
             "bases": {}, "results": [], "jobs": jobs, "repeat": repeat,
         }
         self._built = {}
+        self._build_errors = {}  # {tag: the engine's failure under its build}: that variant's error
+        self._build_spans = {}  # {tag: (start, end) on time.monotonic()}: which runs a build ran beside
 
     def run(self):
         """Run every target; returns the record (also written). Interrupted propagates after cleanup."""
@@ -175,10 +177,14 @@ class Session:
             raise errors[0]
 
     def _finish_results(self):
-        """Order results as the targets were given, and say which runs overlapped in time."""
+        """Order results as the targets were given, and say which runs overlapped in time, and which
+        image builds ran beside each run (a build shares the cores, so it can change a race's rate)."""
         order = {t.key: i for i, t in enumerate(self.targets)}
         results = self.record["results"]
         results.sort(key=lambda r: (order.get(f"{r['scenario']}:{r['variant']}@{r['suite']}", 0), r.get("repeat", 0)))
+        for r in results:
+            a0, a1 = self._spans.get(id(r), (0, 0))
+            r["built_beside"] = sorted(tag for tag, (b0, b1) in self._build_spans.items() if b0 < a1 and a0 < b1)
         if self.jobs > 1:
             for r in results:
                 a0, a1 = self._spans.get(id(r), (0, 0))
@@ -204,6 +210,24 @@ class Session:
             if not self.privileged_ok:
                 self.progress(f"privileged mode refused by this host ({probe_reason[:120]}); "
                               f"using the equivalent explicit settings")
+        if self.prebuilt is None:
+            self._build_first()
+
+    def _build_first(self):
+        """Every image of the run, built before any variant runs: suites in parallel (build.lanes),
+        so that no build shares the cores with a race's exposure (results say so in built_beside).
+        Targets that will be skipped for a prerequisite are not built, as before."""
+        skip = lambda t: prereq.skip_reason(t.scenario.requires, self.record["host"])
+        for tb in build.build_all(self.client, self.targets, self._bases, self.progress,
+                                  timeout=self.build_timeout, skip=skip):
+            if tb.built is None and tb.error is None:
+                continue  # its base is missing: the variant says so when it runs
+            self._build_spans[tb.tag] = tb.span
+            if tb.error is not None:
+                self._build_errors[tb.tag] = tb.error
+                continue
+            self._note_build(tb.target, tb.tag, tb.built)
+            self._built[tb.tag] = (tb.ctx, tb.built)
 
     def _entry(self, target, repeat, started):
         """A result entry of `target`, its outcome not yet known."""
@@ -251,7 +275,8 @@ class Session:
         tag = f"[{index}/{total}]" + (f" run {repeat}/{self.repeat}" if self.repeat > 1 else "")
         self.progress(f"{tag} {target.key}: start")
         load = os.getloadavg()[0]
-        outcome, reason = self._execute(target, entry)
+        with heartbeat.activity(self.progress, f"running {target.key}"):
+            outcome, reason = self._execute(target, entry)
         if self._shares_cpus():
             # A race's rate changes when other work shares the CPUs (builds, other guests, other
             # runs): the lab's machine's 1-minute load before and after says whether it did.
@@ -352,15 +377,22 @@ class Session:
             if tag not in self._built and self.prebuilt is not None:
                 self._built[tag] = build.sent_target(self.client, target, self._bases[target.recipe.base],
                                                      self.prebuilt.get(tag))
+            if tag in self._build_errors:
+                raise self._build_errors[tag]
             if tag not in self._built:
+                start = time.monotonic()
                 ctx, built = build.build_target(self.client, target, self._bases[target.recipe.base], self.progress,
                                                 timeout=self.build_timeout)
-                if not built.ok:
-                    self._report_build_failure(target, tag, built)
-                elif built.steps:
-                    self.progress(f"built {tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
+                self._build_spans[tag] = (start, time.monotonic())
+                self._note_build(target, tag, built)
                 self._built[tag] = (ctx, built)
             return self._built[tag]
+
+    def _note_build(self, target, tag, built):
+        if not built.ok:
+            self._report_build_failure(target, tag, built)
+        elif built.steps:
+            self.progress(f"built {tag} in {built.seconds:.1f}s ({built.cached_steps}/{built.steps} steps cached)")
 
 
 def _build_failure(built):

@@ -101,3 +101,17 @@ def test_bases_exist_and_say_how_they_were_made(client):
     assert proc.returncode == 0 and proc.stdout.startswith("debian:bookworm: ready")
     labels_ = client.images.get("debian:bookworm").labels or {}
     assert labels_.get(labels.BASE_ORIGIN) in ("debootstrap", None)  # None: pulled from a registry
+
+
+def test_the_bases_of_all_suites_are_made_sure_of_together(client):
+    """The parallel path of ensure_for on the real engine: every suite's base, once each, with the
+    engine's id (present bases are reused; a cold engine makes them with debootstrap at once)."""
+    from reprolab import bases, catalog, selection
+    targets = selection.select(catalog.load_all(str(ROOT / "scenarios")), ["all"], [])
+    got = bases.ensure_for(client, [t.recipe for t in targets])
+    assert sorted(got) == sorted({t.recipe.base for t in targets})
+    for image in ("debian:bookworm", "debian:bullseye", "debian:trixie"):
+        assert got[image].available, got[image].reason
+        assert got[image].id == client.images.get(image).id
+    for image, base in got.items():  # registry-only bases: there, or missing with the reason
+        assert base.available or base.reason.startswith(f"base image {image} is not on the engine")

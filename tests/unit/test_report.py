@@ -226,3 +226,17 @@ def test_cli_report_unwritable_output_is_one_line(tmp_path, capsys):
     out = tmp_path / "missing" / "r.html"
     assert cli.main(["report", str(tmp_path / "recs"), "-o", str(out)]) == 2
     assert capsys.readouterr().err.endswith(f"lab.py: {out}: cannot write the report: No such file or directory\n")
+
+
+def test_details_say_which_builds_ran_beside_a_variant(tmp_path):
+    report_records.write(tmp_path)
+    path = tmp_path / "20260102T000000Z-bbbbbb.json"
+    rec = json.loads(path.read_text())
+    for r in rec["results"]:
+        r["built_beside"] = ["reprolab/demo:m-bookworm"] if r["variant"] == "flips" else []
+    path.write_text(json.dumps(rec))
+    _, dom = page(tmp_path)
+    flips = dom.by_id("d-2-1")
+    dl = flips.find_all("dl", cls="timing")[0]
+    timing = [(dt.text(), dd.text()) for dt, dd in zip(dl.find_all("dt"), dl.find_all("dd"))]
+    assert ("built beside", "reprolab/demo:m-bookworm") in timing
