@@ -17,9 +17,20 @@ class Images:
         return type("Image", (), {"id": self.ids[name]})()
 
 
+class Listing:
+    """The engine API's image listing (GET /images/json): one call for every image."""
+
+    def __init__(self, ids):
+        self.ids, self.calls = ids, 0
+
+    def images(self):
+        self.calls += 1
+        return [{"Id": i, "RepoTags": [name]} for name, i in self.ids.items()] + [{"Id": "x", "RepoTags": None}]
+
+
 class Engine:
     def __init__(self, ids=None, api=None):
-        self.images, self.api = Images(ids or {}), api
+        self.images, self.api = Images(ids or {}), api or Listing(ids or {})
 
 
 def test_missing_compares_ids():
@@ -27,6 +38,7 @@ def test_missing_compares_ids():
     names = {"reprolab/a:v-bookworm": "sha256:aaa", "reprolab/b:v-bookworm": "sha256:bbb",
              "debian:bookworm": "sha256:base"}
     assert transfer.missing(dst, names) == ["reprolab/b:v-bookworm", "debian:bookworm"]
+    assert dst.api.calls == 1
     assert transfer.missing(dst, {}) == []
 
 
