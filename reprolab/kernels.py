@@ -128,10 +128,26 @@ def choose(spec, modules="", progress=lambda msg: None):
                 raise
             progress(f"apt indexes of {suite}: skipped ({str(exc)[:100]})")
             continue
-        dep = arch.show("linux-image-amd64").get("Depends", "")
-        defaults[suite] = next((d.split()[0] for d in dep.split(",") if upstream(d.split()[0])), "")
-        packages[suite] = arch.names("linux-image-") if spec not in debarchive.SUITES else []
+        defaults[suite], packages[suite] = _suite_kernels(arch)
     return pick(spec, defaults, packages)
+
+
+def _suite_kernels(arch):
+    """(the package linux-image-amd64 depends on, every linux-image-* name) of a suite, remembered
+    until its indexes are next updated: asking apt-cache costs about a second a suite."""
+    memo = arch.dir / "kernels.json"
+    stamp = (arch.dir / "updated").stat().st_mtime
+    try:
+        data = json.loads(memo.read_text())
+        if data["stamp"] == stamp:
+            return data["default"], data["packages"]
+    except (OSError, ValueError, KeyError):
+        pass
+    dep = arch.show("linux-image-amd64").get("Depends", "")
+    default = next((d.split()[0] for d in dep.split(",") if upstream(d.split()[0])), "")
+    names = arch.names("linux-image-")
+    memo.write_text(json.dumps({"stamp": stamp, "default": default, "packages": names}))
+    return default, names
 
 
 def fetch(choice, progress=lambda msg: None):

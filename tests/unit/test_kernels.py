@@ -1,5 +1,6 @@
 """kernels: package names → versions, --kernel → a package, and the release inside a bzImage."""
 
+import os
 import struct
 
 import pytest
@@ -257,3 +258,23 @@ def test_fetch_reuses_a_cached_kernel_that_passes_its_check(tmp_path, monkeypatc
         kernels.fetch(gone)
     assert str(exc.value) == ("linux-image-6.1.0-40-amd64: not in the bookworm indexes any more; "
                               "retry to refresh them")
+
+
+def test_a_suites_kernels_are_remembered_until_its_indexes_change(tmp_path):
+    class Arch:
+        dir, calls = tmp_path, 0
+
+        def show(self, package):
+            Arch.calls += 1
+            return {"Depends": "linux-image-6.1.0-56-amd64 (= 6.1.192-2)"}
+
+        def names(self, prefix):
+            Arch.calls += 1
+            return ["linux-image-6.1.0-56-amd64", "linux-image-amd64"]
+
+    (tmp_path / "updated").touch()
+    first = kernels._suite_kernels(Arch())
+    assert first == ("linux-image-6.1.0-56-amd64", ["linux-image-6.1.0-56-amd64", "linux-image-amd64"])
+    assert kernels._suite_kernels(Arch()) == first and Arch.calls == 2
+    os.utime(tmp_path / "updated", (1, 1))  # the indexes were updated since
+    assert kernels._suite_kernels(Arch()) == first and Arch.calls == 4
