@@ -105,9 +105,10 @@ def parser():
                                      f"(same x.y.z, e.g. 6.18.44-fc-v657 and 6.18.44-fc-v782) are adjacent "
                                      f"columns with --by kernel and one column with --by release.")
     cmp.add_argument("records", nargs="+", metavar="RECORD", help="record files or folders")
-    cmp.add_argument("--by", default="kernel", choices=("kernel", "release", "host", "suite", "run", "cgroup"),
+    cmp.add_argument("--by", default="kernel", metavar="KEY",
                      help="columns: kernel (default), release (kernel builds of one x.y.z merged), host, "
-                          "suite, run, cgroup")
+                          "suite, run, cgroup, or keys joined by commas (kernel,cgroup: a column per "
+                          "kernel and layout)")
     cmp.add_argument("--only-diff", action="store_true", help="only rows whose outcomes differ (rule above)")
     cmp.add_argument("--format", default="simple", help="tabulate table format (github for issues)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
@@ -122,8 +123,7 @@ def parser():
     rep.add_argument("records", nargs="*", metavar="RECORD",
                      help="record files or folders (default: the results folder)")
     rep.add_argument("-o", "--output", default="report.html", metavar="FILE", help="default: report.html")
-    rep.add_argument("--by", default="kernel", choices=("kernel", "release", "host", "suite", "run", "cgroup"),
-                     help="columns, as compare --by (default kernel)")
+    rep.add_argument("--by", default="kernel", metavar="KEY", help="columns, as compare --by (default kernel)")
 
     s = sub.add_parser("show", help="print the table of a stored run (default: the newest)")
     s.add_argument("run", nargs="?", help="run id or record path")

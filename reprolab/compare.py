@@ -65,21 +65,32 @@ def pivot(records, by="kernel"):
                                 for key, cells in rows.items())
 
 
+def column_of(by):
+    """The column of a record for `by`: one key of BY, or two or more joined by commas
+    (`kernel,cgroup`: a column per kernel and cgroup layout, named "6.1.0-56-amd64 v2")."""
+    parts = by.split(",")
+    if any(p not in BY for p in parts) or ("suite" in parts and len(parts) > 1):
+        raise UserError(f"--by {by}: choose one of {', '.join(BY)}, or several but suite joined by commas "
+                        f"(kernel,cgroup)")
+    if len(parts) == 1:
+        return BY[by]
+    return lambda rec: " ".join(BY[p](rec) for p in parts)
+
+
 def pivot_results(records, by="kernel"):
     """As pivot, with each cell a list of (record, result) instead of outcomes (for the report)."""
-    if by not in BY:
-        raise UserError(f"--by {by}: choose one of {', '.join(BY)}")
+    column = column_of(by)
     columns, rows = OrderedDict(), OrderedDict()
     for rec in records:
         for r in rec["results"]:
-            col = r["suite"] if by == "suite" else BY[by](rec)
+            col = r["suite"] if by == "suite" else column(rec)
             key = (r["scenario"], r["variant"] + (" (model)" if r.get("model") else ""))
             if by != "suite":
                 key += (r["suite"],)
             columns.setdefault(col, None)
             rows.setdefault(key, {}).setdefault(col, []).append((rec, r))
     columns = list(columns)
-    if by == "kernel":
+    if by.split(",")[0] == "kernel":
         # builds of one release side by side, releases in the order first seen
         order = list(OrderedDict.fromkeys(release(c) for c in columns))
         columns.sort(key=lambda c: order.index(release(c)))

@@ -218,7 +218,7 @@ def _record_sets(records, columns, by, files):
             for suite in OrderedDict.fromkeys(r["suite"] for r in rec["results"]):
                 members[suite].append(rec)
         elif rec["results"]:
-            members[compare.BY[by](rec)].append(rec)
+            members[compare.column_of(by)(rec)].append(rec)
     sets = []
     for col, recs in members.items():
         hosts = [rec["host"] for rec in recs]

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from reprolab import compare, junit, record, stats
+from reprolab.errors import UserError
 
 
 def rec(run_id, kernel, outcomes, host="h1", suite="bookworm"):
@@ -119,12 +120,27 @@ def test_release(kernel, rel):
     assert compare.release(kernel) == rel
 
 
-def test_reference_record_has_no_star():
+def test_reference_stars_only_rows_whose_outcomes_differ():
     ref = Path(__file__).resolve().parents[2] / "results" / "reference"
     records, problems = compare.load_many([ref])
     assert records and not problems
-    assert compare.table_data(records, "kernel", only_diff=True)[1] == []
-    assert compare.DIFF_MARK not in compare.render(records, "kernel")
+    host = [r for r in records if not r["host"].get("guest")]
+    assert compare.table_data(host, "kernel", only_diff=True)[1] == []  # one kernel: nothing differs
+    # across kernels and layouts, only the v1-only models differ: reproduced on v1, skipped on v2
+    for by in ("kernel", "cgroup", "kernel,cgroup"):
+        starred = [row[:2] for row in compare.table_data(records, by, only_diff=True)[1]]
+        assert starred == [["liblxc-cgroup-escape", "libcontainer-model (model)"],
+                           ["liblxc-cgroup-escape", "libcontainer-model-once (model)"]], (by, starred)
+
+
+def test_several_keys_make_one_column_each_combination():
+    recs = [rec("a", "6.1.0-56-amd64", [("v", "reproduced")]), rec("b", "6.1.0-56-amd64", [("v", "skipped")])]
+    recs[0]["host"]["cgroup"], recs[1]["host"]["cgroup"] = "v1", "v2"
+    headers, rows = compare.table_data(recs, "kernel,cgroup")
+    assert headers[3:] == ["6.1.0-56-amd64 v1", "6.1.0-56-amd64 v2"]
+    assert rows == [["s", "v", "bookworm", "reproduced *", "skipped *"]]
+    with pytest.raises(UserError, match=r"^--by kernel,suite: choose one of"):
+        compare.table_data(recs, "kernel,suite")
 
 
 def test_bad_records_are_named_and_the_rest_compared(tmp_path):

@@ -1,7 +1,5 @@
 """guest: the memory check before anything boots, the forced accelerator, stray work folders."""
 
-import os
-from pathlib import Path
 
 import pytest
 

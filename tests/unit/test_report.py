@@ -197,11 +197,19 @@ def test_matrix_golden(tmp_path):
 
 
 def test_reference_runs_report(tmp_path):
+    """The committed reference: this host's run of all suites and six guests (three kernels, v1 and
+    v2) on bookworm; 71 rows, four kernel columns, and only the two v1-only models differ (skipped on
+    v2)."""
     ref = ROOT / "results" / "reference"
     _, dom = page(ref, out_dir=tmp_path)
-    rec = record.load(record.list_records(ref)[0])
-    assert len(matrix_rows(dom)) == len(rec["results"]) == 71
-    assert not dom.find_all("tr", cls="differs") and not dom.find_all(id="problems")
+    records = [record.load(p) for p in record.list_records(ref)]
+    host = [r for r in records if not r["host"].get("guest")]
+    assert len(records) == 7 and len(host) == 1
+    assert len(matrix_rows(dom)) == len(host[0]["results"]) == 71
+    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 3 * 25
+    differing = [tr.find_all("td")[1].text() for tr in dom.find_all("tr", cls="differs")]
+    assert differing == ["libcontainer-modelmodel", "libcontainer-model-oncemodel"], differing  # name + model badge
+    assert not dom.find_all(id="problems")
     for a in dom.find_all("a", cls="log"):
         assert (tmp_path / unquote(a.attrs["href"])).is_file()
 
