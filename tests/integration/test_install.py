@@ -62,5 +62,5 @@ def test_installed_command_runs_from_another_directory(tmp_path):
     assert "services:\n  containment:" in (elsewhere / "compose.yml").read_text()
     # the report's template is package data too
     proc = run(reprolab, "report", ROOT / "results" / "reference", "-o", "r.html", cwd=elsewhere)
-    assert proc.stdout == "report of 1 record(s): r.html\n"
+    assert proc.stdout == "report of 7 record(s): r.html\n"  # this host and six guests
     assert '<table class="matrix" id="matrix">' in (elsewhere / "r.html").read_text()
