@@ -101,6 +101,15 @@ def accelerator(kernel_image, progress=lambda msg: None):
     return accel, why
 
 
+def console_tail(path, lines=30):
+    """The console log's last lines, without systemd's colour codes; '' when there is none."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(ANSI.sub("", text).replace("\r", "").splitlines()[-lines:])
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,11 +125,7 @@ class Guest:
         self.boot_seconds = None
 
     def console_tail(self, lines=30):
-        try:
-            text = Path(self.cfg.console).read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(ANSI.sub("", text).replace("\r", "").splitlines()[-lines:])
+        return console_tail(self.cfg.console, lines)
 
     def wait_engine(self, timeout=BOOT_TIMEOUT, progress=lambda msg: None, stop=lambda: False):
         """Seconds from qemu's start until the guest's engine answers /_ping; EngineError otherwise."""

@@ -119,16 +119,8 @@ class GuestEndpoint:
                         progress(f"transfer: {sent >> 20} MiB in {seconds:.0f} s")
                     yield client, self.facts
             except BaseException:
-                g["console_tail"] = _tail(self.console)
+                g["console_tail"] = guest.console_tail(self.console, 40)
                 raise
-
-
-def _tail(path, lines=40):
-    try:
-        text = guest.ANSI.sub("", Path(path).read_text(errors="replace"))
-        return "\n".join(text.replace("\r", "").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def images_for_guests(local, targets, progress=lambda msg: None, timeout=None):
