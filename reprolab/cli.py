@@ -349,26 +349,11 @@ def _run_hosts(args, argv, targets):
 
 
 def _guests(args, targets, endpoints):
-    """Resolve kernels (unknown ones fail here: nothing boots), check tools and memory, build every
-    image on the lab's engine; (endpoints, stop, {tag: why missing})."""
-    from reprolab import engine, guest, imagedisk, matrix
-    plan = matrix.Plan(args.kernel, args.cgroup, args.kernel_modules, _progress)
-    images, missing, disk, disk_seconds = {}, {}, None, 0.0
-    if plan.guests:
-        guest.require_tools()
-        guest.check_memory(min(len(plan.guests), args.guest_jobs), args.guest_memory)
-        images, missing = matrix.images_for_guests(engine.connect(), targets, _progress, args.build_timeout)
-        if images:
-            disk, disk_seconds = imagedisk.disk_for(images, engine.connect(), _progress)
-    shared = matrix.Endpoints(args.guest_jobs)
-    for kernel, cgroup in plan.entries:
-        if kernel == matrix.HOST:
-            endpoints.append(matrix.LocalEndpoint(shared))
-        else:
-            endpoints.append(matrix.GuestEndpoint(kernel, cgroup, images, engine.connect(), args.results, shared,
-                                                  args.guest_memory, args.guest_cpus, args.boot_timeout,
-                                                  disk, disk_seconds))
-    return endpoints, shared.stopped.set, missing
+    from reprolab import matrix
+    guests = matrix.prepare(args.kernel, args.cgroup, targets, args.results, modules=args.kernel_modules,
+                            jobs=args.guest_jobs, memory_mb=args.guest_memory, cpus=args.guest_cpus,
+                            boot_timeout=args.boot_timeout, build_timeout=args.build_timeout, progress=_progress)
+    return endpoints + guests.endpoints, guests.stop, guests.missing
 
 
 def cmd_compare(args, argv):

@@ -123,6 +123,36 @@ class GuestEndpoint:
                 raise
 
 
+class Prepared:
+    """A run's matrix, ready to boot: its endpoints, how to stop them, and {tag: why not sent}."""
+
+    def __init__(self, endpoints, stop, missing):
+        self.endpoints, self.stop, self.missing = endpoints, stop, missing
+
+
+def prepare(specs, cgroups, targets, results_dir, modules="", jobs=1, memory_mb=2048, cpus=2,
+            boot_timeout=guest.BOOT_TIMEOUT, build_timeout=None, progress=lambda msg: None):
+    """Resolve the kernels (an unknown one fails here: nothing boots), check tools and memory, build
+    every image on the lab's engine and put them on an image disk; the endpoints, one per kernel ×
+    layout (and one for `host`)."""
+    from reprolab import imagedisk
+    plan = Plan(specs, cgroups, modules, progress)
+    local = engine.connect()
+    images, missing, disk, disk_seconds = {}, {}, None, 0.0
+    if plan.guests:
+        guest.require_tools()
+        guest.check_memory(min(len(plan.guests), jobs), memory_mb)
+        images, missing = images_for_guests(local, targets, progress, build_timeout)
+        if images:
+            disk, disk_seconds = imagedisk.disk_for(images, local, progress)
+    shared = Endpoints(jobs)
+    endpoints = [LocalEndpoint(shared) if kernel == HOST else
+                 GuestEndpoint(kernel, cgroup, images, local, results_dir, shared, memory_mb, cpus, boot_timeout,
+                               disk, disk_seconds)
+                 for kernel, cgroup in plan.entries]
+    return Prepared(endpoints, shared.stopped.set, missing)
+
+
 def images_for_guests(local, targets, progress=lambda msg: None, timeout=None):
     """Build every target on the lab's own engine: ({tag or base: image id} to send, {tag: why missing})."""
     from reprolab import bases, build
