@@ -36,11 +36,12 @@ class Execution:
 
 
 def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda cid: None,
-                  creating=contextlib.nullcontext, read=None, artifacts=None):
+                  creating=contextlib.nullcontext, read=None, artifacts=None, on_leftover=lambda cid: None):
     """Create, start and wait for a container; always remove it. Raises only Interrupted/engine loss
     (or what `creating`, the caller's guard around the create call, raises to refuse it).
     `read`: a reading.Rule to read a reproducer that prints no verdict line. `artifacts`:
-    (folder in the container, destination folder) to copy out before removal, however it ended."""
+    (folder in the container, destination folder) to copy out before removal, however it ended.
+    `on_leftover` gets the id of a container that could not be removed (the engine went away)."""
     container = None
     start = time.monotonic()
     try:
@@ -91,8 +92,10 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
         if container is not None:
             try:
                 container.remove(force=True)
-            except (docker.errors.APIError, requests.exceptions.RequestException):
+            except docker.errors.NotFound:
                 pass
+            except (docker.errors.APIError, requests.exceptions.RequestException):
+                on_leftover(container.id)
 
 
 class _State:

@@ -17,6 +17,7 @@ from reprolab.errors import EngineError, Interrupted
 from reprolab.outcome import Outcome, match
 
 RUN_LABEL = labels.RUN
+ENGINE_RETURN = 90  # seconds a run waits for an engine that stopped answering (a restart takes a few)
 
 
 @contextmanager
@@ -62,6 +63,8 @@ class Session:
         self.confidence, self.max_rate = confidence, max_rate
         self._lock = threading.Lock()
         self._build_locks = {}
+        self._leftovers = set()  # containers the engine could not remove while it was away
+        self._recovering = threading.Lock()
         self._stopped = False
         self._fence = threading.Lock()  # container creation versus the final sweep: see _creating
         self._spans = {}
@@ -98,6 +101,8 @@ class Session:
             self.record["interrupted"] = True
             raise
         finally:
+            if self._leftovers and not self.record["interrupted"]:
+                self._recover_engine()  # the engine went away under the last variant: remove what it left
             with _ignoring_signals():
                 self._stop()
                 with self._lock:  # worker threads may still be finishing a variant
@@ -277,6 +282,8 @@ class Session:
         load = os.getloadavg()[0]
         with heartbeat.activity(self.progress, f"running {target.key}"):
             outcome, reason = self._execute(target, entry)
+        if entry.get("reason", "").startswith("engine error") or reason.startswith("engine error"):
+            self._recover_engine()
         if self._shares_cpus():
             # A race's rate changes when other work shares the CPUs (builds, other guests, other
             # runs): the lab's machine's 1-minute load before and after says whether it did.
@@ -289,6 +296,43 @@ class Session:
         note = f" ({entry['reason'][:100]})" if entry["reason"] and outcome in ("skipped", "error", "hang") else ""
         self.progress(f"{tag} {target.key}: {outcome}, expected {v.expect}, {elapsed:.1f}s{note}")
         return entry
+
+    def _recover_engine(self, wait=None):
+        """After an engine error: wait (bounded) for the engine to answer again, then remove what it
+        could not remove while it was away, so the run goes on instead of failing every variant left
+        in the second the engine was down. The record keeps each interruption."""
+        wait = ENGINE_RETURN if wait is None else wait
+        with self._recovering:
+            start = time.monotonic()
+            answered, noted = False, False
+            while True:
+                try:
+                    self.client.ping()
+                    answered = True
+                    break
+                except Exception:  # noqa: BLE001 - any failure to answer is the engine being away
+                    if time.monotonic() - start >= wait or self._stopped:
+                        break
+                    if not noted:
+                        self.progress(f"the engine does not answer; waiting up to {wait} s for it to return")
+                        noted = True
+                    time.sleep(1)
+            waited = round(time.monotonic() - start, 1)
+            if noted or self._leftovers:
+                with self._lock:
+                    self.record.setdefault("engine_interruptions", []).append(
+                        {"at": record.utc(time.time()), "waited_seconds": waited, "answered": answered,
+                         "leftover_containers": len(self._leftovers)})
+            if answered:
+                for cid in list(self._leftovers):
+                    try:
+                        self.client.api.remove_container(cid, force=True)
+                        self._leftovers.discard(cid)
+                    except docker.errors.NotFound:
+                        self._leftovers.discard(cid)
+                    except (docker.errors.APIError, requests.exceptions.RequestException):
+                        pass
+            return answered
 
     def _shares_cpus(self):
         """The variant runs on the lab's own machine: its engine is local or a guest of this machine."""
@@ -329,7 +373,8 @@ class Session:
                                       "path": str(copy[1].relative_to(self.results_dir)), "files": []}
             result = execute.run_container(self.client, opts, sc.timeout_of(v), log_path,
                                            self.record["host"].get("local_engine", False),
-                                           creating=self._creating, read=sc.read_rule(v), artifacts=copy)
+                                           creating=self._creating, read=sc.read_rule(v), artifacts=copy,
+                                           on_leftover=self._leftovers.add)
         except Stopped:
             return Outcome.ERROR.value, "the run stopped before this variant's container was made"
         except execute.EngineLost as exc:
