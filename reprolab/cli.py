@@ -51,6 +51,14 @@ def parser():
 
     sub.add_parser("list", help="list scenarios and their variants")
     sub.add_parser("validate", help="check every scenario file; print file:line: problem; exit 2 on any")
+    from reprolab.scaffold import LANGS
+    nw = sub.add_parser("new", help="scaffold a scenario (YAML and sources) that validates and runs as created",
+                        description="Write SCENARIOS/NAME.yaml and SCENARIOS/NAME/ with a tiny reproducer: "
+                                    "one variant expected reproduced (an fd opened without O_CLOEXEC reaches "
+                                    "an exec'd child), one expected not-reproduced (with O_CLOEXEC). "
+                                    "See docs/authoring.md.")
+    nw.add_argument("name", metavar="NAME", help="the scenario's name: lower-case letters, digits, '.' and '-'")
+    nw.add_argument("--lang", default="c", choices=LANGS, help="language of the reproducer (default c)")
 
     b = sub.add_parser("base", help="make sure the Debian base images exist (pull, else debootstrap; the suites at once)")
     b.add_argument("suites", nargs="*", metavar="SUITE", help=f"default: all of {', '.join(SUITES)}")
@@ -228,6 +236,17 @@ def cmd_validate(args, argv):
     scenarios = catalog.load_all(args.scenarios)
     n = sum(len(s.variants) for s in scenarios)
     print(f"{len(scenarios)} scenario file(s), {n} variant(s): valid")
+    return 0
+
+
+def cmd_new(args, argv):
+    from reprolab import scaffold
+    written = scaffold.create(args.scenarios, args.name, args.lang)
+    for path in written:
+        print(f"wrote {path}")
+    scenarios = "" if Path(args.scenarios).resolve() == (ROOT / "scenarios").resolve() else f" --scenarios {args.scenarios}"
+    print(f"next: lab.py validate{scenarios}; lab.py run {args.name}{scenarios} --suite bookworm; "
+          f"lab.py show; then edit the TODOs (docs/authoring.md)")
     return 0
 
 
@@ -471,7 +490,7 @@ def cmd_compose(args, argv):
     return 0
 
 
-COMMANDS = {"list": cmd_list, "validate": cmd_validate, "base": cmd_base, "build": cmd_build,
+COMMANDS = {"list": cmd_list, "validate": cmd_validate, "new": cmd_new, "base": cmd_base, "build": cmd_build,
             "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
             "cache": cmd_cache,
             "compose": cmd_compose}
