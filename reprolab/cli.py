@@ -108,7 +108,9 @@ def parser():
 
     from reprolab.compare import RULE
     cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)",
-                         description=f"Rows are scenario × variant × suite; * marks a row whose outcomes "
+                         description=f"Rows are scenario × variant × suite. A cell is the outcome, or "
+                                     f"k/N [low-high] when the variant ran N times: reproduced in k of N runs, "
+                                     f"with its 95% Wilson interval. * marks a row whose outcomes "
                                      f"differ: {RULE}. Builds of one kernel release "
                                      f"(same x.y.z, e.g. 6.18.44-fc-v657 and 6.18.44-fc-v782) are adjacent "
                                      f"columns with --by kernel and one column with --by release.")
@@ -202,6 +204,10 @@ def main(argv=None):
     except LabError as exc:
         _err(f"lab.py: {exc}")
         return exc.exit_code
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # the engine's socket, not our reader: the engine-error boundary below would say so
+        return 141  # as a process killed by SIGPIPE: `lab.py compare … | head` ends quietly
     except Exception as exc:
         # The last resort of the engine-error boundary (engine_errors.py): the library's stages raise
         # EngineError themselves; an engine failure a command met elsewhere still ends in one line.
@@ -211,6 +217,19 @@ def main(argv=None):
         err = engine_errors.as_engine_error(exc, f"running '{args.command}'")
         _err(f"lab.py: {err}")
         return err.exit_code
+
+
+def _stdout_closed():
+    """Whether stdout's reader is gone (`| head` exited): a pipe without reader polls as POLLERR.
+    Then stdout goes to /dev/null, so that Python's flush at exit prints no second BrokenPipeError."""
+    import select
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    if not any(ev & select.POLLERR for _, ev in poller.poll(0)):
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return True
 
 
 def _keep_paramiko_out(args):
@@ -427,7 +446,7 @@ def _print_run(rec, fmt, path):
 def cmd_show(args, argv):
     if args.list:
         rows = []
-        for p in record.list_records(args.results):
+        for p in record.list_records(args.results) + record.list_records(Path(args.results) / record.REFERENCE):
             try:
                 r = record.load(p)
                 rows.append((r["run_id"], r["started"], r["host"].get("kernel"), len(r["results"]),
