@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 
 import jsonschema
@@ -116,6 +117,55 @@ def _semantic(data, located, path):
         out.append((located.line(("image", "build")), f"image.build: the sources folder {_shown(src)}/ does not exist; create it beside the YAML file"))
     elif src.is_dir():
         out.extend((1, msg) for msg in _source_problems(src))
+        out.extend(_missing_sources(data, located, src))
+    out.extend(_unproduced_commands(data, located))
+    return out
+
+
+# Arguments of build steps that name a source file by its extension (or ./path); the lab checks them
+# before building, since a missing one would only show up as a compiler error in a build log.
+_SOURCE_ARG = re.compile(r"^(\./\S*|[\w.+/-]+\.(c|h|cc|cpp|go|py|sh|s|S))$")
+
+
+def _missing_sources(data, located, src):
+    out = []
+    steps = [(("image", "build", i), step) for i, step in enumerate(data["image"].get("build") or [])]
+    for vname, v in data["variants"].items():
+        steps += [(("variants", vname, "build", i), step) for i, step in enumerate(v.get("build") or [])]
+    for keys, step in steps:
+        for arg in step[1:]:
+            if arg.startswith(("/", "-")) or arg.startswith("_shared/") or not _SOURCE_ARG.match(arg):
+                continue
+            if not (src / arg).exists():
+                out.append((located.line(keys), f"{'.'.join(map(str, keys))}: '{arg}' is not in the sources folder "
+                                                f"{_shown(src)}/; add the file or fix the path"))
+    return out
+
+
+def _unproduced_commands(data, located):
+    """A command under /opt/reprolab/ (the build stage's /out) that no build step of its variant writes.
+    Only judged when the steps name their outputs: a step that mentions /out or a folder above the
+    command (install ... /out/bin/, cp -r x /out) or no /out at all (a Makefile) might write it."""
+    out, unproduced = [], {}
+    for vname, v in data["variants"].items():
+        command = data["run"]["command"][0]
+        if not command.startswith("/opt/reprolab/") or command.endswith("/entry.sh"):
+            continue
+        target = "/out/" + command[len("/opt/reprolab/"):]
+        steps = v.get("build") if v.get("build") is not None else (data["image"].get("build") or [])
+        args = [a for step in steps for a in step]
+        outs = [a for a in args if "/out" in a]
+        parents = {"/out", "/out/"} | {p for part in [target.split("/")[:-1]]
+                                       for i in range(2, len(part) + 1) for p in ("/".join(part[:i]), "/".join(part[:i]) + "/")}
+        # A shell line (sh -c "...") may write anything: only its plain mentions count as outputs.
+        if not outs or any(a == target or a in parents or " " in a and "/out" in a for a in outs):
+            continue
+        keys = ("variants", vname, "build") if v.get("build") is not None else ("image", "build")
+        unproduced.setdefault(keys, (command, target))
+    for keys, (command, target) in unproduced.items():
+        out.append((located.line(("run", "command")), f"run.command: {command} is {target} of the build stage, which no step "
+                                        f"of {'.'.join(keys)} writes; write it there (e.g. -o {target}) or fix "
+                                        f"run.command"))
     return out
 
 
@@ -234,7 +284,8 @@ def _explain(err, located):
     if v in ("minItems", "minProperties"):
         return located.line(path), f"{where}: must not be empty"
     if v == "type":
-        return located.line(path), f"{where}: expected {err.validator_value}, got {_kind(err.instance)} {err.instance!r}"
+        return located.line(path), (f"{where}: expected {err.validator_value}, got {_kind(err.instance)} "
+                                    f"{err.instance!r}{_list_hint(path, err)}")
     if v == "pattern" and path and path[-1] == "env":
         return located.line(path), f"{where}: {err.instance!r} is not an environment variable name (letters, digits, _)"
     if v == "pattern" and path and path[-1] == "variants":
@@ -247,6 +298,23 @@ def _explain(err, located):
     if v == "propertyNames":
         return located.line(path), f"{where}: name {err.instance!r} is not allowed; use lower-case letters, digits, '.' and '-'"
     return located.line(path), f"{where}: {err.message}"
+
+
+def _list_hint(path, err):
+    """A command or build step written as a shell line: show it as the exec-form list it must be."""
+    keys = [k for k in path if isinstance(k, str)]
+    if err.validator_value != "array" or not isinstance(err.instance, str) or not keys \
+            or keys[-1] not in ("build", "command", "args") and "build" not in keys:
+        return ""
+    if any(c in err.instance for c in "|&;<>$*`"):  # shell syntax: only a shell reads it
+        return f"; write it as an exec-form list, here through a shell: [sh, -c, {json.dumps(err.instance)}]"
+    try:
+        words = shlex.split(err.instance)
+    except ValueError:
+        words = err.instance.split()
+    # Plain words stay bare; numbers ("0755") and anything YAML might read otherwise are quoted.
+    quoted = ", ".join(w if re.fullmatch(r"[A-Za-z_./-][\w./+=-]*", w) else json.dumps(w) for w in words)
+    return f"; write it as an exec-form list (no shell): [{quoted}]" if words else ""
 
 
 def _pattern_meaning(path):

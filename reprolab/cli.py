@@ -51,6 +51,14 @@ def parser():
 
     sub.add_parser("list", help="list scenarios and their variants")
     sub.add_parser("validate", help="check every scenario file; print file:line: problem; exit 2 on any")
+    from reprolab.scaffold import LANGS
+    nw = sub.add_parser("new", help="scaffold a scenario (YAML and sources) that validates and runs as created",
+                        description="Write SCENARIOS/NAME.yaml and SCENARIOS/NAME/ with a tiny reproducer: "
+                                    "one variant expected reproduced (an fd opened without O_CLOEXEC reaches "
+                                    "an exec'd child), one expected not-reproduced (with O_CLOEXEC). "
+                                    "See docs/authoring.md.")
+    nw.add_argument("name", metavar="NAME", help="the scenario's name: lower-case letters, digits, '.' and '-'")
+    nw.add_argument("--lang", default="c", choices=LANGS, help="language of the reproducer (default c)")
 
     b = sub.add_parser("base", help="make sure the Debian base images exist (pull, else debootstrap; the suites at once)")
     b.add_argument("suites", nargs="*", metavar="SUITE", help=f"default: all of {', '.join(SUITES)}")
@@ -100,7 +108,9 @@ def parser():
 
     from reprolab.compare import RULE
     cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)",
-                         description=f"Rows are scenario × variant × suite; * marks a row whose outcomes "
+                         description=f"Rows are scenario × variant × suite. A cell is the outcome, or "
+                                     f"k/N [low-high] when the variant ran N times: reproduced in k of N runs, "
+                                     f"with its 95% Wilson interval. * marks a row whose outcomes "
                                      f"differ: {RULE}. Builds of one kernel release "
                                      f"(same x.y.z, e.g. 6.18.44-fc-v657 and 6.18.44-fc-v782) are adjacent "
                                      f"columns with --by kernel and one column with --by release.")
@@ -194,6 +204,10 @@ def main(argv=None):
     except LabError as exc:
         _err(f"lab.py: {exc}")
         return exc.exit_code
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # the engine's socket, not our reader: the engine-error boundary below would say so
+        return 141  # as a process killed by SIGPIPE: `lab.py compare … | head` ends quietly
     except Exception as exc:
         # The last resort of the engine-error boundary (engine_errors.py): the library's stages raise
         # EngineError themselves; an engine failure a command met elsewhere still ends in one line.
@@ -203,6 +217,19 @@ def main(argv=None):
         err = engine_errors.as_engine_error(exc, f"running '{args.command}'")
         _err(f"lab.py: {err}")
         return err.exit_code
+
+
+def _stdout_closed():
+    """Whether stdout's reader is gone (`| head` exited): a pipe without reader polls as POLLERR.
+    Then stdout goes to /dev/null, so that Python's flush at exit prints no second BrokenPipeError."""
+    import select
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    if not any(ev & select.POLLERR for _, ev in poller.poll(0)):
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return True
 
 
 def _keep_paramiko_out(args):
@@ -228,6 +255,17 @@ def cmd_validate(args, argv):
     scenarios = catalog.load_all(args.scenarios)
     n = sum(len(s.variants) for s in scenarios)
     print(f"{len(scenarios)} scenario file(s), {n} variant(s): valid")
+    return 0
+
+
+def cmd_new(args, argv):
+    from reprolab import scaffold
+    written = scaffold.create(args.scenarios, args.name, args.lang)
+    for path in written:
+        print(f"wrote {path}")
+    scenarios = "" if Path(args.scenarios).resolve() == (ROOT / "scenarios").resolve() else f" --scenarios {args.scenarios}"
+    print(f"next: lab.py validate{scenarios}; lab.py run {args.name}{scenarios} --suite bookworm; "
+          f"lab.py show; then edit the TODOs (docs/authoring.md)")
     return 0
 
 
@@ -408,7 +446,7 @@ def _print_run(rec, fmt, path):
 def cmd_show(args, argv):
     if args.list:
         rows = []
-        for p in record.list_records(args.results):
+        for p in record.list_records(args.results) + record.list_records(Path(args.results) / record.REFERENCE):
             try:
                 r = record.load(p)
                 rows.append((r["run_id"], r["started"], r["host"].get("kernel"), len(r["results"]),
@@ -471,7 +509,7 @@ def cmd_compose(args, argv):
     return 0
 
 
-COMMANDS = {"list": cmd_list, "validate": cmd_validate, "base": cmd_base, "build": cmd_build,
+COMMANDS = {"list": cmd_list, "validate": cmd_validate, "new": cmd_new, "base": cmd_base, "build": cmd_build,
             "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
             "cache": cmd_cache,
             "compose": cmd_compose}

@@ -15,6 +15,16 @@ PRIVILEGED, EMULATED, CAPABILITIES = "privileged", "emulated", "capabilities"
 PROBE_TIMEOUT = 60  # seconds for `true` to run; a probe that takes longer is refused
 
 
+def clip(text, limit):
+    """`text` on one line, at most `limit` characters, cut at a word boundary and marked '…' when cut
+    (the privileged-fallback notice used to end mid-word)."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1].rsplit(" ", 1)[0] if " " in text[:limit - 1] else text[:limit - 1]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def probe(client, image, labels=None):
     """(True, '') when a privileged container starts on this engine, else (False, the engine's reason).
 

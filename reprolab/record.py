@@ -230,20 +230,25 @@ def _field(parts):
     return text or "(record)"
 
 
+REFERENCE = "reference"  # results/reference/: the committed reference runs, all a fresh clone has
+
+
 def find(results_dir, which=None):
-    """The record file for run id or path `which`, or the newest one in `results_dir`."""
+    """The record file for run id or path `which`, or the newest one in `results_dir`; with none
+    there, in its reference/ folder."""
     if which:
         p = Path(which)
         if p.is_file():
             return p
-        candidate = Path(results_dir) / f"{which}.json"
-        if candidate.is_file():
-            return candidate
-        matches = sorted(Path(results_dir).glob(f"{which}*.json"))
-        if len(matches) == 1:
-            return matches[0]
+        for folder in (Path(results_dir), Path(results_dir) / REFERENCE):
+            candidate = folder / f"{which}.json"
+            if candidate.is_file():
+                return candidate
+            matches = sorted(folder.glob(f"{which}*.json"))
+            if len(matches) == 1:
+                return matches[0]
         raise RecordError(f"{which}: no such run record in {results_dir}/ (see 'lab.py show --list')")
-    runs = list_records(results_dir)
+    runs = list_records(results_dir) or list_records(Path(results_dir) / REFERENCE)
     if not runs:
         raise RecordError(f"{results_dir}/: no run records yet; run 'python lab.py run all' first")
     return runs[-1]

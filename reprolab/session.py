@@ -213,7 +213,7 @@ class Session:
             self.record["privileged_mode"] = mode
             self.record["privileged_probe"] = probe_reason
             if not self.privileged_ok:
-                self.progress(f"privileged mode refused by this host ({probe_reason[:120]}); "
+                self.progress(f"privileged mode refused by this host ({privilege.clip(probe_reason, 120)}); "
                               f"using the equivalent explicit settings")
         if self.prebuilt is None:
             self._build_first()

@@ -51,7 +51,7 @@ def load(path, display=None):
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ScenarioError([f"{shown}:{line}: YAML syntax error: {exc.problem}"]) from None
+        raise ScenarioError([f"{shown}:{line}: YAML syntax error: {exc.problem}{_hint(exc)}"]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([f"{shown}:1: YAML error: {exc}"]) from None
     lines, problems = {}, []
@@ -59,6 +59,18 @@ def load(path, display=None):
     if problems:
         raise ScenarioError(problems)
     return Located(shown, data, lines)
+
+
+def _hint(exc):
+    """What most often causes PyYAML's structural errors in a hand-written file: indentation."""
+    problem = exc.problem or ""
+    if "'\\t'" in problem or "\t" in problem:
+        return "; indent with spaces, not tabs"
+    if any(s in problem for s in ("expected <block end>", "mapping values are not allowed",
+                                  "could not find expected ':'", "expected <block mapping start>")):
+        return ("; check the indentation of this line and the one above: keys of one mapping start in the "
+                "same column, nested ones further right (spaces only)")
+    return ""
 
 
 def _build(node, keys, lines, problems, shown, seen):

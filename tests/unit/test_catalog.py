@@ -64,7 +64,8 @@ def test_shell_in_package_name(write_scenario):
 def test_shell_string_instead_of_exec_form(write_scenario):
     text = GOOD.replace("    - [cp, run.sh, /out/bin/run]", "    - cp run.sh /out/bin/run && true")
     assert problems_of(write_scenario(text, sources={"run.sh": ""})) == [
-        "10: image.build.0: expected array, got a string 'cp run.sh /out/bin/run && true'"]
+        "10: image.build.0: expected array, got a string 'cp run.sh /out/bin/run && true'; write it as an "
+        "exec-form list, here through a shell: [sh, -c, \"cp run.sh /out/bin/run && true\"]"]
 
 
 def test_absurd_timeout(write_scenario):
