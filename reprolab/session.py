@@ -307,7 +307,7 @@ class Session:
             answered, noted = False, False
             while True:
                 try:
-                    self.client.ping()
+                    self._fresh_ping()
                     answered = True
                     break
                 except Exception:  # noqa: BLE001 - any failure to answer is the engine being away
@@ -324,6 +324,9 @@ class Session:
                         {"at": record.utc(time.time()), "waited_seconds": waited, "answered": answered,
                          "leftover_containers": len(self._leftovers)})
             if answered:
+                close = getattr(self.client.api, "close", None)
+                if noted and close:
+                    close()  # pooled connections lead to the engine that went away
                 for cid in list(self._leftovers):
                     try:
                         self.client.api.remove_container(cid, force=True)
@@ -333,6 +336,18 @@ class Session:
                     except (docker.errors.APIError, requests.exceptions.RequestException):
                         pass
             return answered
+
+    def _fresh_ping(self):
+        """Ping over a new connection: a pooled one may still reach a daemon that is shutting down
+        (and answers) while its socket is already gone for everyone else."""
+        url = getattr(self.client, "reprolab_url", None) or self.record["host"].get("engine_url")
+        if not url:
+            return self.client.ping()
+        fresh = docker.DockerClient(base_url=url, timeout=5)
+        try:
+            return fresh.ping()
+        finally:
+            fresh.close()
 
     def _shares_cpus(self):
         """The variant runs on the lab's own machine: its engine is local or a guest of this machine."""
