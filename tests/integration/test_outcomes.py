@@ -67,24 +67,26 @@ def test_a_new_scenario_needs_no_python_change(client, tmp_path, fixture_scenari
 
 
 def test_build_failure_is_an_error_with_the_log_tail(client, tmp_path, fixture_scenarios):
+    # a step that fails only when it runs (a missing source or command is caught by validate first)
     text = (fixture_scenarios / "outcomes.yaml").read_text()
-    (fixture_scenarios / "outcomes.yaml").write_text(text.replace("[cp, fixture.sh, /out/bin/fixture]",
-                                                                  "[cp, no-such-file.sh, /out/bin/fixture]"))
+    failing = '[sh, -c, "echo cc: fatal error: no-such-file.c: No such file; exit 1"]'
+    (fixture_scenarios / "outcomes.yaml").write_text(text.replace(
+        "    - [cp, fixture.sh, /out/bin/fixture]", f"    - [cp, fixture.sh, /out/bin/fixture]\n    - {failing}"))
     proc = lab("--scenarios", str(fixture_scenarios), "--results", str(tmp_path), "run", "outcomes:present",
                "outcomes:offline-image")
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stderr
     rec = record.load(record.find(tmp_path))
     first = rec["results"][0]
     assert first["outcome"] == "error"
-    assert first["reason"].startswith('image build failed in Step 7/15 : RUN ["cp", "no-such-file.sh", "/out/bin/fixture"]: '
-                                      "cp: cannot stat 'no-such-file.sh': No such file or directory (")
-    assert "no-such-file.sh" in first["build_log_tail"]
+    step = 'Step 8/16 : RUN ["sh", "-c", "echo cc: fatal error: no-such-file.c: No such file; exit 1"]'
+    assert first["reason"].startswith(f"image build failed in {step}: cc: fatal error: no-such-file.c: No such file ("), first["reason"]
+    assert "no-such-file.c" in first["build_log_tail"]
     # the whole build log is saved beside the run's logs, named in the record and on the console
     assert first["build_log"] == f"logs/{rec['run_id']}/outcomes.present.bookworm.build.log"
     whole = (tmp_path / first["build_log"]).read_text()
-    assert whole.startswith("Step 1/15 : FROM debian:bookworm AS build\n") and "no-such-file.sh" in whole
-    assert 'FAILED at Step 7/15 : RUN ["cp", "no-such-file.sh", "/out/bin/fixture"]' in proc.stderr
-    assert "  | cp: cannot stat 'no-such-file.sh': No such file or directory" in proc.stderr
+    assert whole.startswith("Step 1/16 : FROM debian:bookworm AS build\n") and "no-such-file.c" in whole
+    assert f"FAILED at {step}" in proc.stderr
+    assert "  | cc: fatal error: no-such-file.c: No such file" in proc.stderr
     assert f"  whole build log: {tmp_path / first['build_log']}" in proc.stderr
     assert "\x1b" not in proc.stderr
     assert rec["results"][1]["outcome"] == "skipped"  # the rest went on
