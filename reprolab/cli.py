@@ -357,8 +357,7 @@ def _run_hosts(args, argv, targets):
     from reprolab import engine, hosts, session
     endpoints, stop, prebuilt = [hosts.Remote(u) for u in dict.fromkeys(args.host)], None, None
     if args.kernel:
-        endpoints, stop, prebuilt = _guests(args, targets, endpoints)
-        local = engine.connect()
+        endpoints, stop, prebuilt, local = _guests(args, targets, endpoints)
     else:
         try:
             local = engine.connect()  # bases made here can be copied to engines that lack them
@@ -391,7 +390,7 @@ def _guests(args, targets, endpoints):
     guests = matrix.prepare(args.kernel, args.cgroup, targets, args.results, modules=args.kernel_modules,
                             jobs=args.guest_jobs, memory_mb=args.guest_memory, cpus=args.guest_cpus,
                             boot_timeout=args.boot_timeout, build_timeout=args.build_timeout, progress=_progress)
-    return endpoints + guests.endpoints, guests.stop, guests.missing
+    return endpoints + guests.endpoints, guests.stop, guests.missing, guests.local
 
 
 def cmd_compare(args, argv):

@@ -152,9 +152,6 @@ class Guest:
         raise EngineError(f"guest {self.cfg.name}: no engine answered within {timeout} s (the console's last "
                           f"lines are in host.guest.console_tail)\n{self.console_tail()}")
 
-    def stop(self):
-        _end(self.proc)
-
 
 @contextmanager
 def booted(kernel, cgroup, console, memory_mb=2048, cpus=2, accel="tcg", progress=lambda msg: None,

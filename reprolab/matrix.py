@@ -124,10 +124,11 @@ class GuestEndpoint:
 
 
 class Prepared:
-    """A run's matrix, ready to boot: its endpoints, how to stop them, and {tag: why not sent}."""
+    """A run's matrix, ready to boot: its endpoints, how to stop them, {tag: why not sent}, and the
+    client of the lab's own engine it used."""
 
-    def __init__(self, endpoints, stop, missing):
-        self.endpoints, self.stop, self.missing = endpoints, stop, missing
+    def __init__(self, endpoints, stop, missing, local):
+        self.endpoints, self.stop, self.missing, self.local = endpoints, stop, missing, local
 
 
 def prepare(specs, cgroups, targets, results_dir, modules="", jobs=1, memory_mb=2048, cpus=2,
@@ -150,7 +151,7 @@ def prepare(specs, cgroups, targets, results_dir, modules="", jobs=1, memory_mb=
                  GuestEndpoint(kernel, cgroup, images, local, results_dir, shared, memory_mb, cpus, boot_timeout,
                                disk, disk_seconds)
                  for kernel, cgroup in plan.entries]
-    return Prepared(endpoints, shared.stopped.set, missing)
+    return Prepared(endpoints, shared.stopped.set, missing, local)
 
 
 def images_for_guests(local, targets, progress=lambda msg: None, timeout=None):
@@ -161,9 +162,11 @@ def images_for_guests(local, targets, progress=lambda msg: None, timeout=None):
     for tb in build.build_targets(local, targets, progress, **kwargs):
         if tb.built is not None and tb.built.ok:
             images[tb.tag] = tb.built.image_id
-            base_id = bases.image_id(local, tb.target.recipe.base)
-            if base_id:
-                images[tb.target.recipe.base] = base_id
+            base = tb.target.recipe.base
+            if base not in images:  # once per base, not once per image built on it
+                base_id = bases.image_id(local, base)
+                if base_id:
+                    images[base] = base_id
         else:
             why = tb.skipped or (tb.built.log_tail.splitlines() or ["build failed"])[-1]
             missing[tb.tag] = f"the image did not build on the lab's engine, so no guest has it: {why[:300]}"
