@@ -35,7 +35,7 @@ def lab(*args, results):
 
 
 def newest(results):
-    from reprolab import record
+    from reprolab.results import record
     return record.load(record.find(results))
 
 
@@ -116,7 +116,8 @@ def bench_cold(tmp, confirmed=False):
     if not confirmed:
         print(COLD_WARNING, file=sys.stderr)
         raise SystemExit(2)
-    from reprolab import engine, labels
+    from reprolab.common import labels
+    from reprolab.engines import engine
     client = engine.connect()
     doomed = {img.id: img.tags for img in client.images.list(filters={"label": labels.BASE_ORIGIN})
               + client.images.list(name="reprolab/*")}
@@ -156,7 +157,7 @@ def bench_build(tmp):
 
 
 def bench_compare(tmp):
-    from reprolab import record
+    from reprolab.results import record
     recs = Path(tmp) / "many"
     recs.mkdir()
     kernels = ["5.10.0-30-amd64", "5.15.0-100-generic", "6.1.0-20-amd64", "6.12.0-1-amd64"]
@@ -176,7 +177,7 @@ def bench_compare(tmp):
 def bench_report(tmp):
     """lab.py report over 1,000 records of 30 variants on 4 kernels, each result with its evidence,
     versions, commands and log (as real records have): k/N cells of 250 runs."""
-    from reprolab import record
+    from reprolab.results import record
     recs = Path(tmp) / "report"
     kernels = ["5.10.0-30-amd64", "5.15.0-100-generic", "6.1.0-20-amd64", "6.12.0-1-amd64"]
     for n in range(1000):
@@ -244,7 +245,8 @@ def bench_guests(tmp):
     """The kernel matrix under this machine's accelerator: per kernel, cached kernel to first verdict
     (boot, image disk, run); one whole scenario on an extra kernel; image disk per image; one guest
     versus two at once. Kernels, root disk and image disks are made first (not timed)."""
-    from reprolab import engine, imagedisk
+    from reprolab.engines import engine
+    from reprolab.guests import imagedisk
     rows = []
     for k in ("5.10", "6.1", "6.12"):
         lab("--scenarios", FIXTURES, "run", "outcomes:present", "--kernel", k, results=tmp)  # warm caches
@@ -291,7 +293,7 @@ BENCHES = {"overhead": bench_overhead, "variant": bench_variant, "jobs": bench_j
 
 
 def main(argv):
-    from reprolab import engine
+    from reprolab.engines import engine
     confirmed = "--yes-remove-images" in argv
     names = [a for a in argv if a != "--yes-remove-images"]
     unknown = [n for n in names if n not in BENCHES and n != "cold"]

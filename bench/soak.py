@@ -51,7 +51,8 @@ def wait_with_cleans(procs, scenarios, tmp, every):
 
 def restart_engine_when_busy(client, results, proc, timeout=300):
     """Once a container of the run writing to `results` exists, restart dockerd; True if it was."""
-    from reprolab import record, render
+    from reprolab.results import record
+    from reprolab.scenarios import render
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         recs = record.list_records(results)
@@ -74,8 +75,9 @@ def restart_engine_when_busy(client, results, proc, timeout=300):
 
 
 def tally(client, result_dirs, logs):
-    from reprolab import record, render
-    from reprolab.errors import LabError
+    from reprolab.results import record
+    from reprolab.scenarios import render
+    from reprolab.common.errors import LabError
     files = [f for d in result_dirs for f in record.list_records(d)]
     readable, complete, differ, left = 0, 0, [], 0
     for f in files:
@@ -103,7 +105,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the records and logs (path printed)")
     args = ap.parse_args()
 
-    from reprolab import engine
+    from reprolab.engines import engine
     client = engine.connect()
     tmp = Path(tempfile.mkdtemp(prefix="reprolab-soak-"))
     run = ["run", *args.selector.split(), "--jobs", "2", "--repeat", "3"]

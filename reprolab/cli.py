@@ -11,9 +11,11 @@ from tabulate import tabulate
 
 # Modules that import docker (engine, bases, build, session, hosts) are imported inside the commands,
 # after main() has decided about paramiko: see _keep_paramiko_out.
-from reprolab import catalog, heartbeat, record, selection, table
-from reprolab.errors import Interrupted, LabError, ScenarioError, UserError
-from reprolab.scenario import SUITES
+from reprolab.common import heartbeat
+from reprolab.results import record, table
+from reprolab.scenarios import catalog, selection
+from reprolab.common.errors import Interrupted, LabError, ScenarioError, UserError
+from reprolab.scenarios.scenario import SUITES
 
 # A checkout (lab.py beside the package) keeps its scenarios/ and results/ at its root; an installed
 # `reprolab` command has none and works on the current directory's.
@@ -51,7 +53,7 @@ def parser():
 
     sub.add_parser("list", help="list scenarios and their variants")
     sub.add_parser("validate", help="check every scenario file; print file:line: problem; exit 2 on any")
-    from reprolab.scaffold import LANGS
+    from reprolab.scenarios.scaffold import LANGS
     nw = sub.add_parser("new", help="scaffold a scenario (YAML and sources) that validates and runs as created",
                         description="Write SCENARIOS/NAME.yaml and SCENARIOS/NAME/ with a tiny reproducer: "
                                     "one variant expected reproduced (an fd opened without O_CLOEXEC reaches "
@@ -106,7 +108,7 @@ def parser():
             g.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
                            help="seconds for a guest's engine to answer (default 300)")
 
-    from reprolab.compare import RULE
+    from reprolab.results.compare import RULE
     cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)",
                          description=f"Rows are scenario × variant × suite. A cell is the outcome, or "
                                      f"k/N [low-high] when the variant ran N times: reproduced in k of N runs, "
@@ -211,7 +213,7 @@ def main(argv=None):
     except Exception as exc:
         # The last resort of the engine-error boundary (engine_errors.py): the library's stages raise
         # EngineError themselves; an engine failure a command met elsewhere still ends in one line.
-        from reprolab import engine_errors
+        from reprolab.engines import engine_errors
         if not isinstance(exc, engine_errors.ENGINE_FAILURES):
             raise
         err = engine_errors.as_engine_error(exc, f"running '{args.command}'")
@@ -259,7 +261,7 @@ def cmd_validate(args, argv):
 
 
 def cmd_new(args, argv):
-    from reprolab import scaffold
+    from reprolab.scenarios import scaffold
     written = scaffold.create(args.scenarios, args.name, args.lang)
     for path in written:
         print(f"wrote {path}")
@@ -270,7 +272,7 @@ def cmd_new(args, argv):
 
 
 def cmd_base(args, argv):
-    from reprolab import bases, engine
+    from reprolab.engines import bases, engine
     client = engine.connect()
     local = engine.is_local(client)
     suites = list(dict.fromkeys(args.suites or SUITES))
@@ -287,7 +289,7 @@ def cmd_base(args, argv):
 
 
 def cmd_build(args, argv):
-    from reprolab import build, engine
+    from reprolab.engines import build, engine
     targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
     client = engine.connect()
     failed = 0
@@ -318,7 +320,8 @@ def cmd_run(args, argv):
         return _run_hosts(args, argv, targets)
     if args.cgroup or args.kernel_modules:
         raise UserError("--cgroup and --kernel-modules go with --kernel")
-    from reprolab import engine, session
+    from reprolab.engines import engine
+    from reprolab.runs import session
     client = engine.connect()
     s = _session(args, argv, client, targets, _progress)
     try:
@@ -336,7 +339,7 @@ def cmd_run(args, argv):
 
 
 def _session(args, argv, client, targets, progress, base_source=None, host_extra=None, prebuilt=None):
-    from reprolab import session
+    from reprolab.runs import session
     return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
                            until_decided=args.until_decided, confidence=args.confidence,
                            max_rate=args.max_rate, jobs=args.jobs, base_source=base_source,
@@ -345,7 +348,7 @@ def _session(args, argv, client, targets, progress, base_source=None, host_extra
 
 def _write_junit(args, rec, suffix=""):
     if args.junit:
-        from reprolab import junit
+        from reprolab.results import junit
         path = Path(args.junit)
         if suffix:
             path = path.with_name(f"{path.stem}-{suffix}{path.suffix}")
@@ -354,8 +357,10 @@ def _write_junit(args, rec, suffix=""):
 
 def _run_hosts(args, argv, targets):
     """The same selection on several engines at once (remote hosts, guests); one record per engine."""
-    from reprolab import engine, hosts, session
-    endpoints, stop, prebuilt = [hosts.Remote(u) for u in dict.fromkeys(args.host)], None, None
+    from reprolab.engines import engine
+    from reprolab.runs import hosts, session
+    from reprolab.engines.endpoints import Remote
+    endpoints, stop, prebuilt = [Remote(u) for u in dict.fromkeys(args.host)], None, None
     if args.kernel:
         endpoints, stop, prebuilt, local = _guests(args, targets, endpoints)
     else:
@@ -386,7 +391,7 @@ def _run_hosts(args, argv, targets):
 
 
 def _guests(args, targets, endpoints):
-    from reprolab import matrix
+    from reprolab.guests import matrix
     guests = matrix.prepare(args.kernel, args.cgroup, targets, args.results, modules=args.kernel_modules,
                             jobs=args.guest_jobs, memory_mb=args.guest_memory, cpus=args.guest_cpus,
                             boot_timeout=args.boot_timeout, build_timeout=args.build_timeout, progress=_progress)
@@ -394,7 +399,7 @@ def _guests(args, targets, endpoints):
 
 
 def cmd_compare(args, argv):
-    from reprolab import compare
+    from reprolab.results import compare
     table.check_format(args.format)
     records, problems = compare.load_many(args.records)
     for p in problems:
@@ -409,7 +414,7 @@ def cmd_compare(args, argv):
 
 
 def cmd_report(args, argv):
-    from reprolab import compare
+    from reprolab.results import compare
     loaded, problems = compare.load_files(args.records or [args.results])
     for p in problems:
         _err(f"lab.py: {p}")
@@ -418,7 +423,7 @@ def cmd_report(args, argv):
 
 
 def _write_report(output, loaded, problems=(), by="kernel"):
-    from reprolab import report
+    from reprolab.results import report
     out = Path(output)
     try:
         out.write_text(report.render(loaded, problems, by, out_dir=out.parent), encoding="utf-8")
@@ -465,7 +470,8 @@ def cmd_show(args, argv):
 
 
 def cmd_clean(args, argv):
-    from reprolab import clean, engine, guest
+    from reprolab.engines import clean, engine
+    from reprolab.guests import guest
     if not args.run:  # guests belong to no engine run; a --run filter is about containers only
         for what, removed, reason in guest.strays(args.force):
             print(f"{'removed' if removed else 'left'} {what}: {reason}")
@@ -479,7 +485,7 @@ def cmd_clean(args, argv):
 
 
 def cmd_cache(args, argv):
-    from reprolab import cache
+    from reprolab.common import cache
     if args.remove is not None:
         if not cache.remove(args.remove or None):
             raise UserError(f"{args.remove}: not in the cache (see 'lab.py cache')")
@@ -492,7 +498,7 @@ def cmd_cache(args, argv):
 
 
 def cmd_compose(args, argv):
-    from reprolab import compose
+    from reprolab.exports import compose
     scenarios = catalog.load_all(args.scenarios)
     if args.check:
         stale = compose.stale(scenarios, ROOT)

@@ -3,7 +3,7 @@ guest, repeated runs, a model, every outcome kind, one log per run, and one reco
 
 import json
 
-from reprolab import record
+from reprolab.results import record
 
 # (kernel, run id, guest?, [(variant, outcome)]); variant "m" is a model, expected reproduced
 RUNS = [

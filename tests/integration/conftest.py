@@ -5,8 +5,9 @@ import sys
 import pytest
 
 from conftest import ROOT, in_ci
-from reprolab import engine, labels
-from reprolab.errors import EngineError
+from reprolab.common import labels
+from reprolab.engines import engine
+from reprolab.common.errors import EngineError
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,9 @@ import pytest
 
 from conftest import ROOT
 from integration.conftest import lab, lab_containers
-from reprolab import labels, ownership, record
+from reprolab.common import labels
+from reprolab.engines import ownership
+from reprolab.results import record
 
 pytestmark = pytest.mark.docker
 
@@ -106,7 +108,8 @@ def test_bases_exist_and_say_how_they_were_made(client):
 def test_the_bases_of_all_suites_are_made_sure_of_together(client):
     """The parallel path of ensure_for on the real engine: every suite's base, once each, with the
     engine's id (present bases are reused; a cold engine makes them with debootstrap at once)."""
-    from reprolab import bases, catalog, selection
+    from reprolab.engines import bases
+    from reprolab.scenarios import catalog, selection
     targets = selection.select(catalog.load_all(str(ROOT / "scenarios")), ["all"], [])
     got = bases.ensure_for(client, [t.recipe for t in targets])
     assert sorted(got) == sorted({t.recipe.base for t in targets})

@@ -2,7 +2,7 @@
 
 
 from integration.conftest import lab
-from reprolab import labels
+from reprolab.common import labels
 
 
 def test_invalid_scenario_gives_file_line_and_exit_2(tmp_path):

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, in_ci
-from reprolab import catalog
+from reprolab.scenarios import catalog
 
 pytestmark = pytest.mark.docker
 

@@ -4,8 +4,9 @@
 import pytest
 
 from conftest import FIXTURES
-from reprolab import catalog, execute, runopts, selection
-from reprolab.outcome import Outcome
+from reprolab.runs import execute, runopts
+from reprolab.scenarios import catalog, selection
+from reprolab.common.outcome import Outcome
 
 pytestmark = pytest.mark.docker
 

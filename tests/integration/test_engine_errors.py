@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURES
 from integration.conftest import lab
 from integration.faulty_engine import FaultyEngine
-from reprolab import record
+from reprolab.results import record
 
 pytestmark = pytest.mark.docker
 SCEN = str(FIXTURES / "scenarios")

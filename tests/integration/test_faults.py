@@ -11,7 +11,8 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from integration.conftest import lab, lab_containers
-from reprolab import execute, record
+from reprolab.results import record
+from reprolab.runs import execute
 
 pytestmark = pytest.mark.docker
 SCEN = str(FIXTURES / "scenarios")

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 from integration.conftest import lab
-from reprolab import cache
+from reprolab.common import cache
 
 KERNEL = "5.10"  # bullseye's kernel: the oldest the lab takes, on the guests' bookworm userspace
 
@@ -126,7 +126,7 @@ def test_a_file_that_is_not_a_kernel_is_refused(tmp_path):
 def test_the_image_disk_leaves_the_host_engine_alone(client, tmp_path, monkeypatch):
     """The private dockerd that fills an image disk must not touch the host engine's network: a
     dockerd told `--bridge none` deletes any docker0 it sees (it did, once, and builds failed)."""
-    from reprolab import imagedisk
+    from reprolab.guests import imagedisk
     monkeypatch.setenv("REPROLAB_CACHE", str(tmp_path / "cache"))
     assert Path("/sys/class/net/docker0").exists()
     images = {"debian:bookworm": client.images.get("debian:bookworm").id}

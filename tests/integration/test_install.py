@@ -44,7 +44,7 @@ def test_installed_command_runs_from_another_directory(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     reprolab = venv / "bin" / "reprolab"
-    where = run(venv / "bin" / "python", "-c", "import reprolab.render as r, reprolab.catalog as c; "
+    where = run(venv / "bin" / "python", "-c", "import reprolab.scenarios.render as r, reprolab.scenarios.catalog as c; "
                 "print(r.IMAGES_DIR); print(c.schema_path())", cwd=elsewhere).stdout.split()
     assert all(p.startswith(str(tmp_path / site)) for p in where), where
 

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from integration.conftest import lab_containers
-from reprolab import labels, record
+from reprolab.common import labels
+from reprolab.results import record
 
 pytestmark = pytest.mark.docker
 

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import FIXTURES
 from integration.conftest import lab, lab_containers
-from reprolab import record
+from reprolab.results import record
 
 pytestmark = pytest.mark.docker
 

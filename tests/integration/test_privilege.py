@@ -4,7 +4,8 @@ import secrets
 
 import pytest
 
-from reprolab import labels, privilege
+from reprolab.common import labels
+from reprolab.engines import privilege
 
 pytestmark = pytest.mark.docker
 

@@ -2,7 +2,7 @@
 
 from conftest import FIXTURES
 from integration.conftest import lab, lab_containers
-from reprolab import record
+from reprolab.results import record
 
 import pytest
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import FIXTURES, in_ci
 from integration.conftest import lab
-from reprolab import record
+from reprolab.results import record
 
 pytestmark = pytest.mark.docker
 

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from integration.conftest import lab
-from reprolab import render
+from reprolab.scenarios import render
 from unit.test_render import HOSTILE_ENV
 
 pytestmark = pytest.mark.docker

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import ROOT
 from integration.conftest import lab, lab_containers
-from reprolab import catalog, record
+from reprolab.results import record
+from reprolab.scenarios import catalog
 
 pytestmark = pytest.mark.docker
 

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from integration.conftest import lab
-from reprolab import record
+from reprolab.results import record
 
 pytestmark = pytest.mark.docker
 

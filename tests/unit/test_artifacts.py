@@ -3,7 +3,7 @@
 import io
 import tarfile
 
-from reprolab import artifacts
+from reprolab.runs import artifacts
 
 
 def archive(*members):

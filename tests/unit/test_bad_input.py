@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import catalog
-from reprolab.errors import ScenarioError
+from reprolab.scenarios import catalog
+from reprolab.common.errors import ScenarioError
 
 BAD = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
 EXPECTED = {}

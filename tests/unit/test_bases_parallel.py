@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from reprolab import bases
-from reprolab.errors import EngineError
+from reprolab.engines import bases
+from reprolab.common.errors import EngineError
 
 
 class FakeClient:

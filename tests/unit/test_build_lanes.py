@@ -5,7 +5,7 @@ import threading
 import time
 from types import SimpleNamespace
 
-from reprolab import bases, build
+from reprolab.engines import bases, build
 
 
 def target(scenario, variant, suite):

@@ -1,6 +1,7 @@
 """A failed build's log as the console and the record show it: plain text, the step, the cause."""
 
-from reprolab import build, session
+from reprolab.engines import build
+from reprolab.runs import session
 
 GO_FAILURE = [
     "Step 9/14 : RUN [\"go\",\"build\",\"-o\",\"/out/bin/repro\",\".\"]",

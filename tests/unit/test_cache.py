@@ -2,7 +2,7 @@
 
 import pytest
 
-from reprolab import cache
+from reprolab.common import cache
 
 
 @pytest.fixture

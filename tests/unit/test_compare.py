@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import compare, junit, record, stats
-from reprolab.errors import UserError
+from reprolab.common import stats
+from reprolab.results import compare, junit, record
+from reprolab.common.errors import UserError
 
 
 def rec(run_id, kernel, outcomes, host="h1", suite="bookworm"):

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import yaml
 
-from reprolab import catalog, compose
+from reprolab.exports import compose
+from reprolab.scenarios import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,7 @@ def test_one_service_per_scenario_with_lab_settings():
 
 def test_fixture_service_in_the_emulated_privileged_form(tmp_path):
     from dataclasses import replace
-    from reprolab.scenario import Requires
+    from reprolab.scenarios.scenario import Requires
     sc = catalog.load_one(ROOT / "tests" / "fixtures" / "scenarios" / "outcomes.yaml")
     svc = compose.service(replace(sc, requires=Requires(privileged=True)))
     assert svc["cap_add"] == ["ALL"] and svc["cap_drop"] == ["SYS_RESOURCE"]

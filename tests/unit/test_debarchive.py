@@ -2,8 +2,8 @@
 
 import pytest
 
-from reprolab import debarchive
-from reprolab.errors import UserError
+from reprolab.guests import debarchive
+from reprolab.common.errors import UserError
 
 ARCHIVE = "http://mirror.invalid/debian"
 SECURITY = "http://mirror.invalid/debian-security"

@@ -4,8 +4,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import FIXTURES
-from reprolab import catalog, hosts, kernels, matrix, record, selection, session
-from reprolab.errors import EngineError
+from reprolab.guests import kernels, matrix
+from reprolab.results import record
+from reprolab.runs import hosts, session
+from reprolab.scenarios import catalog, selection
+from reprolab.common.errors import EngineError
 
 BOOT_FAILURE = "guest 5.10.0-35-amd64-v1: no engine answered within 300 s; console:\n[   12.3] Kernel panic"
 

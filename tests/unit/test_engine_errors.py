@@ -4,8 +4,8 @@ import docker
 import pytest
 import requests
 
-from reprolab import build, engine_errors
-from reprolab.errors import EngineError, UserError
+from reprolab.engines import build, engine_errors
+from reprolab.common.errors import EngineError, UserError
 
 
 class Images:

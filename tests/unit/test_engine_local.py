@@ -4,7 +4,7 @@ import types
 
 import pytest
 
-from reprolab import engine
+from reprolab.engines import engine
 
 
 @pytest.mark.parametrize("url, local", [

@@ -2,7 +2,7 @@
 
 import docker
 
-from reprolab import session
+from reprolab.runs import session
 
 
 class API:

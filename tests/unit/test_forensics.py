@@ -1,6 +1,6 @@
 """Hang forensics read only the container's own processes, from a fake /proc tree."""
 
-from reprolab import forensics
+from reprolab.runs import forensics
 
 CID = "ab" * 32
 CGROUP_IN = f"12:memory:/docker/{CID}\n0::/system.slice/docker-{CID}.scope\n"

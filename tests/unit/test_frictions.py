@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import catalog, cli, privilege, record, scaffold
-from reprolab.errors import ScenarioError
+from reprolab import cli
+from reprolab.engines import privilege
+from reprolab.results import record
+from reprolab.scenarios import catalog, scaffold
+from reprolab.common.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[2]
 

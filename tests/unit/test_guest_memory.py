@@ -3,8 +3,8 @@
 
 import pytest
 
-from reprolab import guest
-from reprolab.errors import UserError
+from reprolab.guests import guest
+from reprolab.common.errors import UserError
 
 MEMINFO = """MemTotal:       24576000 kB
 MemFree:         1000000 kB
@@ -88,7 +88,7 @@ def test_strays_end_folders_whose_owner_is_gone(monkeypatch, tmp_path):
 
 
 def test_console_tail(tmp_path):
-    from reprolab import qemu
+    from reprolab.guests import qemu
     console = tmp_path / "console.log"
     cfg = qemu.GuestConfig(name="t", kernel_image="k", initramfs="i", root_overlay="r", modules_disk="m",
                            port=2, console=str(console))

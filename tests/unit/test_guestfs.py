@@ -2,7 +2,7 @@
 
 import os
 
-from reprolab import guestfs
+from reprolab.guests import guestfs
 
 ARCHIVE = "http://mirror.invalid/debian"
 SECURITY = "http://mirror.invalid/debian-security"

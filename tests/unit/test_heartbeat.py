@@ -1,6 +1,6 @@
 """The heartbeat's pure logic on a fake clock: which activities get a "still ..." line, and when."""
 
-from reprolab import heartbeat
+from reprolab.common import heartbeat
 
 
 class Clock:

@@ -1,8 +1,10 @@
 """run_on_hosts: every host ends with a result or an error, whatever its thread raised."""
 
 from conftest import FIXTURES
-from reprolab import catalog, hosts, record, selection, session
-from reprolab.errors import EngineError
+from reprolab.results import record
+from reprolab.runs import hosts, session
+from reprolab.scenarios import catalog, selection
+from reprolab.common.errors import EngineError
 
 
 def targets():

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from reprolab import initramfs
+from reprolab.guests import initramfs
 
 MODULES_DEP = """\
 kernel/drivers/block/virtio_blk.ko.xz: kernel/drivers/virtio/virtio.ko.xz kernel/drivers/virtio/virtio_ring.ko.xz

@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-from reprolab import kernels
-from reprolab.errors import UserError
+from reprolab.guests import kernels
+from reprolab.common.errors import UserError
 
 # What the suites' indexes hold (shapes as Debian names them), in debarchive.SUITES order.
 DEFAULTS = {
@@ -253,7 +253,7 @@ def test_fetch_reuses_a_cached_kernel_that_passes_its_check(tmp_path, monkeypatc
     assert not dest.exists()  # the damaged copy is gone, not reused
     assert lines[0] == "kernel linux-image-6.1.0-41-amd64: cached copy fails its check; fetching again"
     gone = kernels.Choice("6.1", suite="bookworm", package="linux-image-6.1.0-40-amd64")
-    from reprolab.errors import EngineError
+    from reprolab.common.errors import EngineError
     with pytest.raises(EngineError) as exc:
         kernels.fetch(gone)
     assert str(exc.value) == ("linux-image-6.1.0-40-amd64: not in the bookworm indexes any more; "

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from reprolab import matrix
-from reprolab.errors import UserError
+from reprolab.guests import matrix
+from reprolab.common.errors import UserError
 
 
 def occupy(shared, name, beside, inside, leave):

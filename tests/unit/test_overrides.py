@@ -1,7 +1,8 @@
 """Per-variant run settings: timeout, memory, args and env override the scenario's run section."""
 
-from reprolab import catalog, render, runopts
-from reprolab.privilege import CAPABILITIES
+from reprolab.runs import runopts
+from reprolab.scenarios import catalog, render
+from reprolab.engines.privilege import CAPABILITIES
 
 TEXT = """\
 name: demo

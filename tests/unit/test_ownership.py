@@ -2,7 +2,8 @@
 
 import pytest
 
-from reprolab import labels, ownership
+from reprolab.common import labels
+from reprolab.engines import ownership
 
 BOOT = "0b1c2d3e-0000-4000-8000-000000000001"
 

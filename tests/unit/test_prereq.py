@@ -1,5 +1,7 @@
-from reprolab import capabilities, engine, prereq
-from reprolab.scenario import Requires
+from reprolab.common import capabilities
+from reprolab.engines import engine
+from reprolab.runs import prereq
+from reprolab.scenarios.scenario import Requires
 
 
 def test_kernel_tuple():
@@ -46,7 +48,7 @@ def test_cgroup_layout_detection(tmp_path):
 
 
 def test_pull_failures_name_no_host():
-    from reprolab import bases
+    from reprolab.engines import bases
     msg = ('Get "https://registry.example/v2/": dial tcp: lookup registry.example on 10.0.0.1:53: no such host')
     assert bases.pull_failure(msg) == "no registry answers from this engine"
     assert bases.pull_failure("manifest for golang:9 not found: manifest unknown") == "the registry has no such image"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from reprolab import qemu
-from reprolab.errors import UserError
+from reprolab.guests import qemu
+from reprolab.common.errors import UserError
 from unit import golden
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import catalog, reading
+from reprolab.runs import reading
+from reprolab.scenarios import catalog, readrule
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "read" / "upstream.yaml"
 BIN = FIXTURE.parent / "upstream"
@@ -105,7 +106,7 @@ def test_exposure_in_seconds(upstream):
 
 
 def test_the_labs_kill_status_is_not_the_reproducers(upstream):
-    rule = reading.Rule(reproduced_exit=(137,), not_reproduced_exit=(0,), after_seconds=1)
+    rule = readrule.Rule(reproduced_exit=(137,), not_reproduced_exit=(0,), after_seconds=1)
     assert reading.Reader(rule).decide(137, 1.5, stopped=True).rule == "not_reproduced.after_seconds"
     assert reading.Reader(rule).decide(137, 0.5, oom=True).outcome == "error"
 

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import record, session, table
-from reprolab.errors import RecordError
+from reprolab.results import record, table
+from reprolab.runs import session
+from reprolab.common.errors import RecordError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,9 @@ import signal
 
 import pytest
 
-from reprolab import record, session
-from reprolab.errors import Interrupted
+from reprolab.results import record
+from reprolab.runs import session
+from reprolab.common.errors import Interrupted
 
 REAL_LINK = os.link
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from reprolab import catalog, render, runopts
-from reprolab.privilege import CAPABILITIES, EMULATED, PRIVILEGED
+from reprolab.runs import runopts
+from reprolab.scenarios import catalog, render
+from reprolab.engines.privilege import CAPABILITIES, EMULATED, PRIVILEGED
 from unit import golden
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "outcomes.yaml"
@@ -107,7 +108,7 @@ def test_templates_refuse_undefined_names(tmp_path, outcomes):
 @pytest.mark.parametrize("mode", [PRIVILEGED, EMULATED, CAPABILITIES])
 def test_container_options_golden(outcomes, mode):
     from dataclasses import replace
-    from reprolab.scenario import Requires
+    from reprolab.scenarios.scenario import Requires
     req = Requires(privileged=mode != CAPABILITIES, capabilities=("SYS_ADMIN",) if mode == CAPABILITIES else (),
                    seccomp="unconfined", writable_cgroups=True)
     sc = replace(outcomes, requires=req)
@@ -123,7 +124,7 @@ def test_least_privilege_options_golden(outcomes):
     """Nothing but what is listed: every capability dropped first, no-new-privileges, a non-root user;
     the recorded `docker run` line shows each."""
     from dataclasses import replace
-    from reprolab.scenario import Requires
+    from reprolab.scenarios.scenario import Requires
     sc = replace(outcomes, requires=Requires(base_capabilities="none", capabilities=("DAC_OVERRIDE",),
                                              no_new_privileges=True, user="65534:65534"))
     v = sc.variant("present")

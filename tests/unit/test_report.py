@@ -9,7 +9,8 @@ from urllib.parse import unquote
 
 import htmldom
 import report_records
-from reprolab import cli, compare, record, report, table
+from reprolab import cli
+from reprolab.results import compare, record, report, table
 from unit import golden
 
 ROOT = Path(__file__).resolve().parents[2]

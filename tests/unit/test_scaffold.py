@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import catalog, cli, scaffold
-from reprolab.errors import UserError
+from reprolab import cli
+from reprolab.scenarios import catalog, scaffold
+from reprolab.common.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import catalog, selection
-from reprolab.errors import UserError
+from reprolab.scenarios import catalog, selection
+from reprolab.common.errors import UserError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios"
 

@@ -6,7 +6,8 @@ import types
 
 import pytest
 
-from reprolab import execute, labels, session
+from reprolab.common import labels
+from reprolab.runs import execute, session
 
 
 class FakeEngine:

@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from reprolab import catalog, render
+from reprolab.scenarios import catalog, render
 
 SHARED = Path(__file__).resolve().parents[1] / "fixtures" / "shared"
 

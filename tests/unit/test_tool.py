@@ -2,8 +2,8 @@
 
 import pytest
 
-from reprolab import tool
-from reprolab.errors import EngineError
+from reprolab.common import tool
+from reprolab.common.errors import EngineError
 
 
 def test_output_of_a_tool():

@@ -3,8 +3,8 @@
 import docker
 import pytest
 
-from reprolab import transfer
-from reprolab.errors import EngineError
+from reprolab.engines import transfer
+from reprolab.common.errors import EngineError
 
 
 class Images:

@@ -1,4 +1,4 @@
-from reprolab import verdict
+from reprolab.runs import verdict
 
 
 def test_one_verdict_line():

@@ -1,7 +1,7 @@
 import pytest
 
-from reprolab import yamlfile
-from reprolab.errors import ScenarioError
+from reprolab.scenarios import yamlfile
+from reprolab.common.errors import ScenarioError
 
 
 def load(tmp_path, text, raw=None):
