@@ -339,11 +339,13 @@ def cmd_run(args, argv):
 
 
 def _session(args, argv, client, targets, progress, base_source=None, host_extra=None, prebuilt=None):
+    from reprolab.engines.endpoints import Connected
     from reprolab.runs import session
-    return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
-                           until_decided=args.until_decided, confidence=args.confidence,
-                           max_rate=args.max_rate, jobs=args.jobs, base_source=base_source,
-                           build_timeout=args.build_timeout, host_extra=host_extra, prebuilt=prebuilt)
+    from reprolab.runs.policy import Policy
+    policy = Policy(repeat=args.repeat, until_decided=args.until_decided, confidence=args.confidence,
+                    max_rate=args.max_rate, jobs=args.jobs, build_timeout=args.build_timeout)
+    return session.Session(Connected(client, host_extra or {}, prebuilt, base_source), targets, args.results,
+                           ["lab.py"] + list(argv), progress, policy)
 
 
 def _write_junit(args, rec, suffix=""):

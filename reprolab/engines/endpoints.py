@@ -6,6 +6,7 @@ URL here, a qemu guest in guests.matrix. The session never learns which kind it 
 """
 
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from reprolab.engines import engine
 
@@ -19,3 +20,18 @@ class Remote:
     @contextmanager
     def engine(self, progress):
         yield self._connect(self.url), self.facts
+
+
+@dataclass(frozen=True)
+class Connected:
+    """What a session gets from its endpoint: the engine's client, the facts the endpoint adds to the
+    engine's own (a guest's kernel, accelerator, boot time), and how images reach that engine.
+
+    `prebuilt`: {tag: why it is missing, or ''} when the images were built on the lab's own engine
+    and sent here (a guest's engine builds nothing; the session reuses them). `base_source`: a local
+    engine to copy bases from when this one lacks them (a remote host)."""
+
+    client: object
+    facts: dict = field(default_factory=dict)
+    prebuilt: dict = None
+    base_source: object = None

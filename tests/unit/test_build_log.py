@@ -1,7 +1,7 @@
 """A failed build's log as the console and the record show it: plain text, the step, the cause."""
 
 from reprolab.engines import build
-from reprolab.runs import session
+from reprolab.runs import images
 
 GO_FAILURE = [
     "Step 9/14 : RUN [\"go\",\"build\",\"-o\",\"/out/bin/repro\",\".\"]",
@@ -33,7 +33,7 @@ def test_cause_is_the_compilers_last_word_not_the_engines():
 
 
 def test_reason_names_the_step_and_the_cause():
-    reason = session._build_failure(failed(GO_FAILURE[:3] + GO_FAILURE[4:]))
+    reason = images.failure_reason(failed(GO_FAILURE[:3] + GO_FAILURE[4:]))
     assert reason == ('image build failed in Step 9/14 : RUN ["go","build","-o","/out/bin/repro","."]: '
                       'main.go:9:2: cannot find package "golang.org/x/sys/unix" in any of: '
                       "(The command 'go build -o /out/bin/repro .' returned a non-zero code: 1)")
@@ -42,10 +42,10 @@ def test_reason_names_the_step_and_the_cause():
 def test_a_failure_with_no_output_of_its_step_keeps_the_engines_word():
     b = failed([GO_FAILURE[0], GO_FAILURE[-1]])
     assert build.cause(b) == []
-    assert session._build_failure(b).endswith(": The command 'go build -o /out/bin/repro .' returned a non-zero code: 1")
+    assert images.failure_reason(b).endswith(": The command 'go build -o /out/bin/repro .' returned a non-zero code: 1")
 
 
 def test_an_engine_failure_as_the_last_line_is_said_once():
     refused = "failed to create endpoint x on network bridge: could not find bridge docker0"
     b = failed([GO_FAILURE[0], GO_FAILURE[1], "Removing intermediate container 0123456789ab", refused])
-    assert session._build_failure(b) == f"image build failed in {GO_FAILURE[0]}: {refused}"
+    assert images.failure_reason(b) == f"image build failed in {GO_FAILURE[0]}: {refused}"

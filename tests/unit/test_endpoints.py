@@ -6,6 +6,7 @@ from pathlib import Path
 from conftest import FIXTURES
 from reprolab.guests import kernels, matrix
 from reprolab.results import record
+from reprolab.engines.endpoints import Connected
 from reprolab.runs import hosts, session
 from reprolab.scenarios import catalog, selection
 from reprolab.common.errors import EngineError
@@ -87,8 +88,8 @@ def test_a_guest_endpoint_that_fails_to_boot_gets_a_valid_record(tmp_path, monke
                               shared=matrix.Endpoints(1), memory_mb=1536, cpus=1)
 
     def factory(client, progress, facts):
-        return session.Session(client, targets(), tmp_path / "results", ["lab.py", "run"], progress,
-                               host_extra=facts)
+        return session.Session(Connected(client, facts), targets(), tmp_path / "results", ["lab.py", "run"],
+                               progress)
 
     out = hosts.run_on_hosts([ep], factory, lambda msg: None)
     s, rec, error = out["5.10/v1"]

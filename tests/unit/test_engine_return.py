@@ -2,6 +2,7 @@
 
 import docker
 
+from reprolab.engines.endpoints import Connected
 from reprolab.runs import session
 
 
@@ -28,7 +29,7 @@ class Engine:
 
 def test_the_run_waits_for_the_engine_and_removes_its_leftovers(tmp_path):
     lines = []
-    s = session.Session(Engine(down_for=2), [], tmp_path, ["lab.py", "run"], lines.append)
+    s = session.Session(Connected(Engine(down_for=2)), [], tmp_path, ["lab.py", "run"], lines.append)
     s._leftovers |= {"c1", "gone"}
     assert s._recover_engine(wait=30) is True
     assert s.client.api.removed == ["c1"] and s._leftovers == set()
@@ -38,12 +39,12 @@ def test_the_run_waits_for_the_engine_and_removes_its_leftovers(tmp_path):
 
 
 def test_an_engine_that_stays_away_is_given_up_on(tmp_path):
-    s = session.Session(Engine(down_for=100), [], tmp_path, ["lab.py", "run"])
+    s = session.Session(Connected(Engine(down_for=100)), [], tmp_path, ["lab.py", "run"])
     s._leftovers.add("c1")
     assert s._recover_engine(wait=1) is False
     assert s._leftovers == {"c1"} and s.record["engine_interruptions"][0]["answered"] is False
 
 
 def test_an_engine_that_answers_costs_nothing(tmp_path):
-    s = session.Session(Engine(down_for=0), [], tmp_path, ["lab.py", "run"])
+    s = session.Session(Connected(Engine(down_for=0)), [], tmp_path, ["lab.py", "run"])
     assert s._recover_engine(wait=30) is True and "engine_interruptions" not in s.record

@@ -2,6 +2,7 @@
 
 from conftest import FIXTURES
 from reprolab.results import record
+from reprolab.engines.endpoints import Connected
 from reprolab.runs import hosts, session
 from reprolab.scenarios import catalog, selection
 from reprolab.common.errors import EngineError
@@ -60,7 +61,7 @@ def test_a_host_that_cannot_be_reached_gets_a_record_of_errors(tmp_path):
         raise EngineError(f"no Docker engine answers at {url}")
 
     def factory(client, progress, facts):
-        return session.Session(client, targets(), tmp_path, ["lab.py", "run"], progress)
+        return session.Session(Connected(client), targets(), tmp_path, ["lab.py", "run"], progress)
 
     out = hosts.run_on_hosts(["tcp://127.0.0.1:1"], factory, lambda msg: None, connect=refuse)
     s, rec, error = out["tcp://127.0.0.1:1"]

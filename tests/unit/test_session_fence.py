@@ -7,6 +7,7 @@ import types
 import pytest
 
 from reprolab.common import labels
+from reprolab.engines.endpoints import Connected
 from reprolab.runs import execute, session
 
 
@@ -31,7 +32,7 @@ class FakeEngine:
 
 def test_no_container_is_created_after_the_sweep(tmp_path):
     engine = FakeEngine()
-    s = session.Session(engine, [], tmp_path, ["lab.py"])
+    s = session.Session(Connected(engine), [], tmp_path, ["lab.py"])
     inside, go = threading.Event(), threading.Event()
 
     def worker():  # a worker thread in the middle of creating its container when the run stops
@@ -57,7 +58,7 @@ def test_no_container_is_created_after_the_sweep(tmp_path):
 
 def test_run_container_creates_nothing_once_stopped(tmp_path):
     engine = FakeEngine()
-    s = session.Session(engine, [], tmp_path, ["lab.py"])
+    s = session.Session(Connected(engine), [], tmp_path, ["lab.py"])
     s._stop()
     opts = {"image": "img", "labels": {labels.RUN: s.run_id}, "network_mode": "none"}
     with pytest.raises(session.Stopped):
