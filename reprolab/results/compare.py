@@ -36,8 +36,9 @@ RULE = ("k/N cells differ when one is 0/N and another is not, "
         "not-reproduced as 0/1); skipped, error and hang are compared by kind (a cell with one "
         "differs from a cell without)")
 ENV_RULE = ("Without --by, a column is one environment: it is named by the facts that differ between "
-            "the records compared (" + ", ".join(environment.NAMES) + "; a fact the same for all is left "
-            "out), so a k/N cell pools only runs whose environments are the same (a fact that does not "
+            "the records compared (" + ", ".join(environment.NAMES) + "; a fact the same for all, or one "
+            "that follows from those named before it, is left out of the name), so a k/N cell pools only "
+            "runs whose environments are the same (a fact that does not "
             "apply, such as the privileged mode of a run that needed none, splits nothing). --by chooses "
             "the columns; a cell may then pool runs of different environments, and the closing line says "
             "which facts differ inside which column")

@@ -280,6 +280,15 @@ def test_cli_compare_ends_with_the_short_line(capsys):
     assert capsys.readouterr().out.splitlines()[-1] == out[-1]
 
 
+def test_compare_help_says_the_rules_once():
+    from reprolab import cli
+    # argparse wraps the text at any width (and after hyphens): compare it without whitespace
+    flat = lambda t: "".join(t.split())  # noqa: E731
+    text = flat(cli.parser()._subparsers._group_actions[0].choices["compare"].format_help())
+    assert text.count(flat(compare.ENV_RULE)) == 1 and text.count(flat(compare.RULE)) == 1
+    assert flat("--by KEY columns: env (default: one per environment)") in text
+
+
 def test_several_keys_make_one_column_each_combination():
     recs = [rec("a", "6.1.0-56-amd64", [("v", "reproduced")]), rec("b", "6.1.0-56-amd64", [("v", "skipped")])]
     recs[0]["host"]["cgroup"], recs[1]["host"]["cgroup"] = "v1", "v2"
