@@ -128,9 +128,11 @@ def parser():
 
     rep = sub.add_parser("report", help="write one self-contained HTML page of records (matrix, details, logs)",
                          description="One HTML file, viewable offline (CSS and script inline, no network): "
-                                     "the compare matrix with cells coloured by outcome and by match with the "
+                                     "the compare matrix (a column per environment unless --by) with cells coloured "
+                                     "by outcome and by match with the "
                                      "expectation, k/N with its Wilson interval as a bar, rows that differ "
-                                     "highlighted with a toggle to show only them, and per cell its reason, "
+                                     "highlighted with a toggle to show only them, cells that pool runs of different "
+                                     "environments marked ≠, and per cell its reason, "
                                      "evidence, versions, timing, log tail and link, replay and docker run lines "
                                      "and host facts. Links to logs are relative to the output file.")
     rep.add_argument("records", nargs="*", metavar="RECORD",

@@ -54,7 +54,7 @@ def view(loaded, problems=(), by=compare.ENV, out_dir=".", now=None):
     groups = compare.releases(columns, p.kernels)
     sets = _record_sets(records, p, files)
     return {
-        "by": by, "by_text": compare.describe(p, by), "rule": compare.RULE, "env_rule": compare.ENV_RULE,
+        "by": by, "rule": compare.RULE, "env_rule": compare.ENV_RULE,
         "problems": list(problems),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
         "head": ["scenario", "variant"] + ([] if by == "suite" else ["suite"]),
