@@ -108,34 +108,38 @@ def parser():
             g.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
                            help="seconds for a guest's engine to answer (default 300)")
 
-    from reprolab.results.compare import RULE
-    cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)",
+    from reprolab.results.compare import ENV_RULE, RULE
+    cmp = sub.add_parser("compare", help="compare records side by side (columns: one per environment by default)",
                          description=f"Rows are scenario × variant × suite. A cell is the outcome, or "
                                      f"k/N [low-high] when the variant ran N times: reproduced in k of N runs, "
-                                     f"with its 95% Wilson interval. * marks a row whose outcomes "
+                                     f"with its 95% Wilson interval. {ENV_RULE}. * marks a row whose outcomes "
                                      f"differ: {RULE}. Builds of one kernel release "
                                      f"(same x.y.z, e.g. 6.18.44-fc-v657 and 6.18.44-fc-v782) are adjacent "
-                                     f"columns with --by kernel and one column with --by release.")
+                                     f"columns by environment and with --by kernel, and one column with --by "
+                                     f"release. See docs/compare.md.")
     cmp.add_argument("records", nargs="+", metavar="RECORD", help="record files or folders")
-    cmp.add_argument("--by", default="kernel", metavar="KEY",
-                     help="columns: kernel (default), release (kernel builds of one x.y.z merged), host, "
-                          "suite, run, cgroup, or keys joined by commas (kernel,cgroup: a column per "
-                          "kernel and layout)")
+    cmp.add_argument("--by", default="env", metavar="KEY",
+                     help="columns: env (default: one per environment), kernel, release (kernel builds of one "
+                          "x.y.z merged), host, suite, run, cgroup, or keys joined by commas (kernel,cgroup: "
+                          "a column per kernel and layout)")
     cmp.add_argument("--only-diff", action="store_true", help="only rows whose outcomes differ (rule above)")
     cmp.add_argument("--format", default="simple", help="tabulate table format (github for issues)")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     rep = sub.add_parser("report", help="write one self-contained HTML page of records (matrix, details, logs)",
                          description="One HTML file, viewable offline (CSS and script inline, no network): "
-                                     "the compare matrix with cells coloured by outcome and by match with the "
+                                     "the compare matrix (a column per environment unless --by) with cells coloured "
+                                     "by outcome and by match with the "
                                      "expectation, k/N with its Wilson interval as a bar, rows that differ "
-                                     "highlighted with a toggle to show only them, and per cell its reason, "
+                                     "highlighted with a toggle to show only them, cells that pool runs of different "
+                                     "environments marked ≠, and per cell its reason, "
                                      "evidence, versions, timing, log tail and link, replay and docker run lines "
                                      "and host facts. Links to logs are relative to the output file.")
     rep.add_argument("records", nargs="*", metavar="RECORD",
                      help="record files or folders (default: the results folder)")
     rep.add_argument("-o", "--output", default="report.html", metavar="FILE", help="default: report.html")
-    rep.add_argument("--by", default="kernel", metavar="KEY", help="columns, as compare --by (default kernel)")
+    rep.add_argument("--by", default="env", metavar="KEY",
+                     help="columns, as compare --by (default env: one per environment)")
 
     s = sub.add_parser("show", help="print the table of a stored run (default: the newest)")
     s.add_argument("run", nargs="?", help="run id or record path")
@@ -424,7 +428,7 @@ def cmd_report(args, argv):
     return 2 if problems else 0
 
 
-def _write_report(output, loaded, problems=(), by="kernel"):
+def _write_report(output, loaded, problems=(), by="env"):
     from reprolab.results import report
     out = Path(output)
     try:
@@ -436,11 +440,11 @@ def _write_report(output, loaded, problems=(), by="kernel"):
 
 
 def _run_report(args, paths):
-    """run --report: the page of this run's records (one per engine), columns by kernel (by host when
-    only --host engines ran, which may share a kernel)."""
+    """run --report: the page of this run's records (one per engine), a column per environment (engines
+    that share a kernel are apart by their engine)."""
     if args.report:
         loaded = [(p, record.load(p)) for p in paths if p is not None and Path(p).is_file()]
-        _write_report(args.report, loaded, by="host" if args.host and not args.kernel else "kernel")
+        _write_report(args.report, loaded)
 
 
 def _print_run(rec, fmt, path):

@@ -40,7 +40,7 @@ def records():
     out = []
     for kernel, run_id, guest, variants in RUNS:
         host = {"hostname": "box", "host_label": "box", "kernel": kernel, "cgroup": "v2",
-                "engine": "20.10.24+dfsg1", "cpus": 2}
+                "engine": "20.10.24+dfsg1", "cpus": 2, "local_engine": not guest}
         if guest:
             host["host_label"] = f"guest {kernel} v2"
             host["guest"] = {"kernel_release": kernel, "cgroup": "v2", "accel": "tcg", "boot_seconds": 41.2,

@@ -1,20 +1,27 @@
-"""Compare many records: rows are scenario × variant (× suite), columns a host fact or the run.
+"""Compare many records: rows are scenario × variant (× suite), columns environments (or a host fact,
+the suite, the run: --by).
 
+By default a column is one environment (environment.py): the facts that differ between the records
+name it, so a k/N cell pools only runs of one environment. --by chooses other columns, which may pool
+runs of different environments; the closing line then says which facts differ inside which column.
 A row is starred when its outcomes differ (RULE below), not when its cells merely read differently:
 `0/2 [0.00-0.66]` and `not-reproduced` agree. Kernel builds of one release sit in adjacent columns
-(`--by kernel`) or share one column (`--by release`).
+(by environment or `--by kernel`) or share one column (`--by release`).
 """
 
 import re
 from collections import OrderedDict
+from typing import NamedTuple
 
 from tabulate import tabulate
 
 from reprolab.common import stats
-from reprolab.results import record
+from reprolab.results import environment, record
 from reprolab.common.errors import RecordError, UserError
 
+ENV = "env"  # the default --by: a column per environment
 BY = {
+    ENV: None,  # environment.columns
     "kernel": lambda rec: rec["host"].get("kernel") or "?",
     "release": lambda rec: release(rec["host"].get("kernel") or "?"),
     "host": lambda rec: rec["host"].get("host_label") or rec["host"].get("hostname") or "?",
@@ -28,6 +35,13 @@ RULE = ("k/N cells differ when one is 0/N and another is not, "
         "or their 95% Wilson intervals do not overlap (a single reproduced counts as 1/1, "
         "not-reproduced as 0/1); skipped, error and hang are compared by kind (a cell with one "
         "differs from a cell without)")
+ENV_RULE = ("Without --by, a column is one environment: it is named by the facts that differ between "
+            "the records compared (" + ", ".join(environment.NAMES) + "; a fact the same for all, or one "
+            "that follows from those named before it, is left out of the name), so a k/N cell pools only "
+            "runs whose environments are the same (a fact that does not "
+            "apply, such as the privileged mode of a run that needed none, splits nothing). --by chooses "
+            "the columns; a cell may then pool runs of different environments, and the closing line says "
+            "which facts differ inside which column")
 _RELEASE = re.compile(r"^(\d+\.\d+(?:\.\d+)?)(?=$|[^\d.])")
 
 
@@ -59,7 +73,15 @@ def load_files(paths):
     return loaded, problems
 
 
-def pivot(records, by="kernel"):
+class Pivot(NamedTuple):
+    columns: list  # column names, in order
+    rows: OrderedDict  # (scenario, variant[, suite]) -> {column: [(record, result)]}
+    kernels: dict  # column -> the kernel of its runs, where it has one kernel
+    facts: list  # by environment: the facts that name the columns
+    implied: OrderedDict  # by environment: facts that split them too, following the named ones
+
+
+def pivot(records, by=ENV):
     """(column names, rows): rows keyed (scenario, variant[, suite]) → {column: [outcomes...]}."""
     columns, rows = pivot_results(records, by)
     return columns, OrderedDict((key, {c: [r["outcome"] for _, r in entries] for c, entries in cells.items()})
@@ -70,40 +92,78 @@ def column_of(by):
     """The column of a record for `by`: one key of BY, or two or more joined by commas
     (`kernel,cgroup`: a column per kernel and cgroup layout, named "6.1.0-56-amd64 v2")."""
     parts = by.split(",")
-    if any(p not in BY for p in parts) or ("suite" in parts and len(parts) > 1):
-        raise UserError(f"--by {by}: choose one of {', '.join(BY)}, or several but suite joined by commas "
-                        f"(kernel,cgroup)")
+    if any(p not in BY for p in parts) or (len(parts) > 1 and ("suite" in parts or ENV in parts)):
+        raise UserError(f"--by {by}: choose one of {', '.join(BY)}, or several but {ENV} and suite joined by "
+                        f"commas (kernel,cgroup)")
     if len(parts) == 1:
         return BY[by]
     return lambda rec: " ".join(BY[p](rec) for p in parts)
 
 
-def pivot_results(records, by="kernel"):
+def pivot_results(records, by=ENV):
     """As pivot, with each cell a list of (record, result) instead of outcomes (for the report)."""
+    p = pivot_of(records, by)
+    return p.columns, p.rows
+
+
+def pivot_of(records, by=ENV):
+    """The Pivot of `records` with columns by `by`."""
     column = column_of(by)
+    entries = [(rec, r) for rec in records for r in rec["results"]]
+    facts, kernels, implied = [], {}, OrderedDict()
+    if by == ENV:
+        env = environment.columns(entries)
+        place, kernels, facts, implied = env.place, env.kernels, env.facts, env.implied
+        col = lambda rec, r: place[id(r)]  # noqa: E731
+    elif by == "suite":
+        col = lambda rec, r: r["suite"]  # noqa: E731
+    else:
+        col = lambda rec, r: column(rec)  # noqa: E731
     columns, rows = OrderedDict(), OrderedDict()
-    for rec in records:
-        for r in rec["results"]:
-            col = r["suite"] if by == "suite" else column(rec)
-            key = (r["scenario"], r["variant"] + (" (model)" if r.get("model") else ""))
-            if by != "suite":
-                key += (r["suite"],)
-            columns.setdefault(col, None)
-            rows.setdefault(key, {}).setdefault(col, []).append((rec, r))
+    for rec, r in entries:
+        c = col(rec, r)
+        key = (r["scenario"], r["variant"] + (" (model)" if r.get("model") else ""))
+        if by != "suite":
+            key += (r["suite"],)
+        columns.setdefault(c, None)
+        rows.setdefault(key, {}).setdefault(c, []).append((rec, r))
+        if by.split(",")[0] == "kernel":
+            kernels[c] = rec["host"].get("kernel") or "?"
     columns = list(columns)
-    if by.split(",")[0] == "kernel":
+    if kernels:
         # builds of one release side by side, releases in the order first seen
-        order = list(OrderedDict.fromkeys(release(c) for c in columns))
-        columns.sort(key=lambda c: order.index(release(c)))
-    return columns, rows
+        order = list(OrderedDict.fromkeys(release(kernels[c]) for c in columns))
+        columns.sort(key=lambda c: order.index(release(kernels[c])))
+    return Pivot(columns, rows, kernels, facts, implied)
 
 
-def releases(columns):
-    """{release: [kernel columns]} for releases with more than one build among `columns`."""
+def releases(columns, kernels=None):
+    """{release: [columns]} for releases with more than one kernel build among `columns`; `kernels`
+    maps a column to its kernel (default: the column is named by its kernel)."""
+    kernels = kernels or {c: c for c in columns}
     groups = OrderedDict()
     for c in columns:
-        groups.setdefault(release(c), []).append(c)
-    return OrderedDict((r, cs) for r, cs in groups.items() if len(cs) > 1)
+        if c in kernels:
+            groups.setdefault(release(kernels[c]), []).append(c)
+    return OrderedDict((r, cs) for r, cs in groups.items() if len({kernels[c] for c in cs}) > 1)
+
+
+def pooled(entries):
+    """{fact: [values]}: the environment facts that differ between the runs of one cell."""
+    return environment.differing([environment.of(rec, r) for rec, r in entries])
+
+
+def pooled_columns(p):
+    """{column: [facts]}: columns with a cell that pools runs of different environments, and the facts
+    that differ inside them."""
+    out = OrderedDict()
+    for c in p.columns:
+        facts = OrderedDict()
+        for cells in p.rows.values():
+            facts.update((f, None) for f in pooled(cells.get(c, [])))
+        if facts:
+            out[c] = [f for f in environment.NAMES if f in facts]
+    return out
 
 
 def signature(outcomes):
@@ -146,36 +206,68 @@ def cell(outcomes, confidence=0.95):
     return text + (f" +{other} other" if other else "")
 
 
-def table_data(records, by="kernel", only_diff=False):
-    columns, rows = pivot(records, by)
+def table_data(records, by=ENV, only_diff=False):
+    return _table(pivot_of(records, by), by, only_diff)
+
+
+def _table(p, by, only_diff=False):
     head = ["scenario", "variant"] + ([] if by == "suite" else ["suite"])
     out = []
-    for key, cells in rows.items():
-        values = [cell(cells.get(c, [])) for c in columns]
-        star = differs([cells.get(c, []) for c in columns])
+    for key, entries in p.rows.items():
+        cells = {c: [r["outcome"] for _, r in e] for c, e in entries.items()}
+        values = [cell(cells.get(c, [])) for c in p.columns]
+        star = differs([cells.get(c, []) for c in p.columns])
         if only_diff and not star:
             continue
         out.append(list(key) + [v + (DIFF_MARK if star and v else "") for v in values])
-    return head + columns, out
+    return head + p.columns, out
 
 
-def render(records, by="kernel", only_diff=False, fmt="simple"):
+def render(records, by=ENV, only_diff=False, fmt="simple"):
     headers, rows = table_data(records, by, only_diff)
     return tabulate(rows, headers=headers, tablefmt=fmt)
 
 
-def as_json(records, by="kernel", only_diff=False):
-    headers, rows = table_data(records, by, only_diff)
+def as_json(records, by=ENV, only_diff=False):
+    p = pivot_of(records, by)
+    headers, rows = _table(p, by, only_diff)
     return {"by": by, "columns": headers, "rows": rows, "rule": RULE,
-            "releases": releases(headers[3:]) if by == "kernel" else {},
+            "environment_facts": p.facts, "implied": list(p.implied.values()), "pooled": pooled_columns(p),
+            "releases": releases(p.columns, p.kernels),
             "records": [r["run_id"] for r in records]}
 
 
-def closing(records, by="kernel"):
-    """The line under a comparison: what was compared, which columns are one release, the rule."""
-    line = f"{len(records)} record(s) compared by {by}"
-    if by == "kernel":
-        columns, _ = pivot(records, by)
-        for rel, builds in releases(columns).items():
-            line += f"; {', '.join(builds)} are builds of release {rel}"
-    return line + f"; * marks a row whose outcomes differ: {RULE}"
+def describe(p, by):
+    """How the columns were chosen, in words: `environment (engine, kernel; privileged mode follows the
+    engine: host emulated, guest privileged)`, `kernel`."""
+    if by != ENV:
+        return by
+    if not p.facts:
+        return "environment (no fact differs)"
+    return f"environment ({'; '.join([', '.join(p.facts)] + list(p.implied.values()))})"
+
+
+def closing(records, by=ENV, rule_at="lab.py compare --help"):
+    """The short line under a comparison: records, columns, rows that differ and where the rule for
+    them is explained; then the columns that are builds of one release, and the columns whose cells
+    pool runs of different environments, with the facts that differ inside them."""
+    p = pivot_of(records, by)
+    ndiff = len(_table(p, by, only_diff=True)[1])
+    line = (f"{len(records)} record(s), {len(p.columns)} column(s) by {describe(p, by)}, "
+            f"{ndiff} of {len(p.rows)} rows differ (*: rule in {rule_at})")
+    for rel, builds in releases(p.columns, p.kernels).items():
+        line += f"; {', '.join(builds)} are builds of release {rel}"
+    groups = OrderedDict()
+    for col, facts in pooled_columns(p).items():
+        groups.setdefault(tuple(facts), []).append(col)
+    if groups:
+        line += "; cells pool runs of different environments: " + "; ".join(
+            f"{_words(facts)} {'differ' if len(facts) > 1 else 'differs'} inside {', '.join(cols)}"
+            for facts, cols in groups.items())
+        line += " (without --by, each environment has its own column)"
+    return line
+
+
+def _words(items):
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

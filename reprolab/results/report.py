@@ -29,7 +29,7 @@ OUTCOMES = ("reproduced", "not-reproduced", "skipped", "error", "hang")
 SET_FACTS = ("kernels", "engines", "cgroup", "privileged mode", "hosts", "guests", "when", "how long", "interrupted")
 
 
-def render(loaded, problems=(), by="kernel", out_dir=".", now=None):
+def render(loaded, problems=(), by=compare.ENV, out_dir=".", now=None):
     """The page as text. `loaded`: [(record file, record)] as compare.load_files gives; `problems`:
     the lines naming files not reported; `out_dir`: where the page will be written, for the relative
     links to logs; `now`: the time stamp shown (seconds since the epoch; default: now)."""
@@ -37,12 +37,13 @@ def render(loaded, problems=(), by="kernel", out_dir=".", now=None):
     return _environment().get_template("report.html.j2").render(**model)
 
 
-def view(loaded, problems=(), by="kernel", out_dir=".", now=None):
+def view(loaded, problems=(), by=compare.ENV, out_dir=".", now=None):
     """What the page shows, as plain data (the template only lays it out)."""
     records = [rec for _, rec in loaded]
     files = {id(rec): Path(path) for path, rec in loaded}
     out_dir = os.path.abspath(out_dir)
-    columns, rows = compare.pivot_results(records, by) if records else ([], OrderedDict())
+    p = compare.pivot_of(records, by)
+    columns, rows = p.columns, p.rows
     out_rows = []
     for i, (key, cells) in enumerate(rows.items()):
         differs = compare.differs([[r["outcome"] for _, r in cells.get(c, [])] for c in columns])
@@ -50,16 +51,18 @@ def view(loaded, problems=(), by="kernel", out_dir=".", now=None):
             "key": list(key), "model": key[1].endswith(" (model)"), "differs": differs,
             "cells": [_cell(f"{i}-{j}", key, col, cells.get(col, []), files, out_dir)
                       for j, col in enumerate(columns)]})
-    groups = compare.releases(columns) if by == "kernel" else {}
-    sets = _record_sets(records, columns, by, files)
+    groups = compare.releases(columns, p.kernels)
+    sets = _record_sets(records, p, files)
     return {
-        "by": by, "rule": compare.RULE, "problems": list(problems),
+        "by": by, "rule": compare.RULE, "env_rule": compare.ENV_RULE,
+        "problems": list(problems),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
         "head": ["scenario", "variant"] + ([] if by == "suite" else ["suite"]),
-        "columns": columns, "release_row": _release_row(columns, groups),
+        "columns": columns, "release_row": _release_row(columns, groups, p.kernels),
         "rows": out_rows, "differing": sum(r["differs"] for r in out_rows),
+        "pooled_cells": sum(1 for r in out_rows for c in r["cells"] if c and c["pooled"]),
         "summary": summary(records, len(out_rows)),
-        "closing": compare.closing(records, by) if records else "",
+        "closing": compare.closing(records, by, rule_at="the legend below") if records else "",
         "sets": sets, "set_labels": [label for label in SET_FACTS if any(label in x["facts"] for x in sets)],
         "run_list": RUN_LIST,
     }
@@ -80,13 +83,14 @@ def _environment():
     return env
 
 
-def _release_row(columns, groups):
-    """The header row above kernel columns: one spanning cell per release with several builds."""
+def _release_row(columns, groups, kernels):
+    """The header row above kernel columns: one spanning cell per release with several builds (its
+    columns are adjacent: compare sorts them so)."""
     if not groups:
         return []
     row, i = [], 0
     while i < len(columns):
-        rel = compare.release(columns[i])
+        rel = compare.release(kernels[columns[i]]) if columns[i] in kernels else None
         span = len(groups[rel]) if rel in groups else 1
         row.append({"text": f"release {rel}" if rel in groups else "", "span": span})
         i += span
@@ -106,6 +110,7 @@ def _cell(cell_id, key, column, entries, files, out_dir):
     matches = {r["match"] for _, r in entries}
     match = "no" if "no" in matches else ("skip" if "skip" in matches else "yes")
     text = compare.cell(outcomes)
+    pooled = [f"{fact} {', '.join(values)}" for fact, values in compare.pooled(entries).items()]
     bar = None
     if len(outcomes) > 1 and n:
         low, high = stats.wilson(k, n)
@@ -117,7 +122,9 @@ def _cell(cell_id, key, column, entries, files, out_dir):
     return {
         "id": cell_id, "text": text, "kind": kind, "match": match, "bar": bar,
         "expected": sorted({r["expected"] for _, r in entries}),
-        "title": f"{' / '.join(key)} on {column}: {text}",
+        "title": f"{' / '.join(key)} on {column}: {text}"
+                 + (f" (pools runs of different environments: {'; '.join(pooled)})" if pooled else ""),
+        "pooled": "; ".join(pooled),
         "column": column, "key": list(key), "n": len(entries),
         "counts": [(o, outcomes.count(o)) for o in OUTCOMES if o in kinds],
         "runs": [_run_line(rec, r, files, out_dir) for rec, r in entries[:RUN_LIST]],
@@ -211,15 +218,13 @@ def _fact(value):
     return str(value)
 
 
-def _record_sets(records, columns, by, files):
+def _record_sets(records, p, files):
     """One header per column's records: kernels, engines, privileged modes, when, how long."""
-    members = OrderedDict((c, []) for c in columns)
-    for rec in records:
-        if by == "suite":
-            for suite in OrderedDict.fromkeys(r["suite"] for r in rec["results"]):
-                members[suite].append(rec)
-        elif rec["results"]:
-            members[compare.column_of(by)(rec)].append(rec)
+    ids = OrderedDict((c, set()) for c in p.columns)
+    for cells in p.rows.values():
+        for col, entries in cells.items():
+            ids[col].update(id(rec) for rec, _ in entries)
+    members = OrderedDict((c, [rec for rec in records if id(rec) in ids[c]]) for c in p.columns)
     sets = []
     for col, recs in members.items():
         hosts = [rec["host"] for rec in recs]

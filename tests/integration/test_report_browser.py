@@ -51,8 +51,8 @@ def page_requests(netlog):
                    and e["params"].get("initiator") != "not an origin"})
 
 
-def write_report(records, out):
-    proc = lab("report", str(records), "-o", str(out))
+def write_report(records, out, *by):
+    proc = lab("report", str(records), "-o", str(out), *by)
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -65,7 +65,16 @@ def test_reference_report_loads_nothing_and_opens_details(chromium, tmp_path):
     page = write_report(ROOT / "results" / "reference", tmp_path / "ref.html")
     dom, requests = browse(chromium, page, tmp_path)
     assert requests == []
-    assert len(rows(dom)) == 71 and len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 3 * 25
+    # a column per environment: the host and six guests (three kernels × cgroup v1, v2); no cell pools two
+    assert [th.text() for th in dom.by_id("matrix").find_all("th", cls="col")] == [
+        "host 6.18.44-fc-v669 hybrid", "guest 5.10.0-46-amd64 v1", "guest 5.10.0-46-amd64 v2",
+        "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2", "guest 6.12.118+deb13-amd64 v1",
+        "guest 6.12.118+deb13-amd64 v2"]
+    assert len(rows(dom)) == 71 and len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 6 * 25
+    assert not dom.find_all("td", cls="pooled")
+    assert [tr.find_all("td")[1].text() for tr in dom.find_all("tr", cls="differs")] == [
+        "libcontainer-modelmodel", "libcontainer-model-oncemodel"]
+    assert dom.by_id("closing").text().startswith("7 record(s), 7 column(s) by environment (engine, kernel, cgroup;")
     assert "hidden" in dom.by_id("details").attrs and not dom.find_all("td", cls="selected")
     # only relative links to the logs, and each reaches its log
     refs = htmldom.references(dom)
@@ -84,6 +93,24 @@ def test_reference_report_loads_nothing_and_opens_details(chromium, tmp_path):
     assert detail.find_all("pre", cls="replay")[0].text() == \
         "python lab.py run liblxc-cgroup-escape:model-cgm-escape --suite bullseye"
     assert "REPROLAB" in detail.find_all("pre", cls="log-tail")[0].text()
+
+
+def test_reference_by_kernel_marks_pooled_cells_and_their_details(chromium, tmp_path):
+    page = write_report(ROOT / "results" / "reference", tmp_path / "kernel.html", "--by", "kernel")
+    dom, requests = browse(chromium, page, tmp_path, "#cell=1-1")  # plain-c on bookworm, 5.10: a v1 and a v2 run
+    assert requests == []
+    cells = dom.by_id("matrix").find_all("td", cls="cell")
+    pooled = [td.attrs["data-cell"] for td in cells if "pooled" in td.classes]
+    assert len(cells) == 71 + 3 * 25 and len(pooled) == 3 * 25
+    assert "1-1" in pooled and "1-0" not in pooled  # the host's column holds one environment
+    td = dom.find_all("td", cls="selected")[0]
+    assert td.attrs["data-cell"] == "1-1" and td.find_all("span", cls="pool")[0].text() == "≠"
+    note = dom.by_id("d-1-1").find_all("div", cls="pooled-note")[0]
+    assert note.text() == "≠ pools runs of different environments: cgroup v1, v2"
+    assert "hidden" not in dom.by_id("d-1-1").attrs
+    assert dom.by_id("closing").text().endswith(
+        "cgroup differs inside 5.10.0-46-amd64, 6.1.0-56-amd64, 6.12.118+deb13-amd64 "
+        "(without --by, each environment has its own column)")
 
 
 CLICKS = """<script>
@@ -121,7 +148,7 @@ def test_differing_rows_toggle_and_cell_details_by_clicks(chromium, tmp_path):
     assert (body["data-hash-before"], body["data-hash-only"], body["data-hash-cell"], body["data-hash-all"]) == \
         ("", "#diff", "#diff&cell=3-2", "#cell=3-2")
     assert "hidden" not in dom.by_id("details").attrs and "hidden" not in dom.by_id("d-3-2").attrs
-    assert dom.by_id("d-3-2").find_all("h2")[0].text() == "demo / skips / bookworm on 6.12.0-1-amd64"
+    assert dom.by_id("d-3-2").find_all("h2")[0].text() == "demo / skips / bookworm on host 6.12.0-1-amd64"
 
     # the state a link carries: #diff opens the page with only the differing rows
     dom, _ = browse(chromium, page, tmp_path, "#diff")

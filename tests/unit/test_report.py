@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = 1767225600  # 2026-01-01 00:00 UTC: the page's time stamp, fixed for golden text
 
 
-def page(folder, out_dir=None, by="kernel"):
+def page(folder, out_dir=None, by=compare.ENV):
     loaded, problems = compare.load_files([folder])
     text = report.render(loaded, problems, by, out_dir=out_dir or folder, now=NOW)
     return text, htmldom.parse(text)
@@ -30,7 +30,8 @@ def matrix_rows(dom):
 def test_matrix_is_compares_pivot_with_its_rule(tmp_path):
     report_records.write(tmp_path)
     text, dom = page(tmp_path)
-    headers, rows = compare.table_data(compare.load_many([tmp_path])[0], "kernel")
+    headers, rows = compare.table_data(compare.load_many([tmp_path])[0])
+    assert headers[3:] == ["host 6.1.0-41-amd64", "guest 6.1.0-50-amd64", "host 6.12.0-1-amd64"]
     head = [th.text() for th in dom.by_id("matrix").find_all("thead")[0].find_all("tr")[1].find_all("th")]
     assert head == headers
     trs = matrix_rows(dom)
@@ -92,7 +93,7 @@ def test_details_panel_per_cell(tmp_path):
     assert all("hidden" in s.attrs for s in sections)
 
     flips = dom.by_id("d-2-1")  # flips on 6.1.0-50-amd64: a guest's record, not as expected
-    assert flips.find_all("h2")[0].text() == "demo / flips / bookworm on 6.1.0-50-amd64"
+    assert flips.find_all("h2")[0].text() == "demo / flips / bookworm on guest 6.1.0-50-amd64"
     run = "20260102T000000Z-bbbbbb"
     assert flips.find_all("dd", cls="reason")[0].text() == f"reason of flips in {run} <b>not bold</b>"
     assert json.loads(flips.find_all("pre", cls="evidence")[0].text()) == {
@@ -141,10 +142,12 @@ def test_record_set_headers_and_summary(tmp_path):
     _, dom = page(tmp_path)
     assert dom.by_id("summary").text() == \
         "6 record(s), 24 variant runs: 12 as expected, 10 differ, 2 skipped  |  4 rows"
-    assert dom.by_id("closing").text().startswith(
-        "6 record(s) compared by kernel; 6.1.0-41-amd64, 6.1.0-50-amd64 are builds of release 6.1.0; * marks")
+    assert dom.by_id("closing").text() == (
+        "6 record(s), 3 column(s) by environment (engine, kernel), 2 of 4 rows differ (*: rule in the legend "
+        "below); host 6.1.0-41-amd64, guest 6.1.0-50-amd64 are builds of release 6.1.0")
     sets = dom.by_id("sets").find_all("tr", cls="set")
-    assert [s.attrs["data-column"] for s in sets] == ["6.1.0-41-amd64", "6.1.0-50-amd64", "6.12.0-1-amd64"]
+    assert [s.attrs["data-column"] for s in sets] == ["host 6.1.0-41-amd64", "guest 6.1.0-50-amd64",
+                                                      "host 6.12.0-1-amd64"]
     facts = [{td.attrs["data-fact"]: td.text() for td in s.find_all("td", data_fact=True)} for s in sets]
     assert facts[1] == {"kernels": "6.1.0-50-amd64", "engines": "20.10.24+dfsg1", "cgroup": "v2",
                         "privileged mode": "emulated", "hosts": "guest 6.1.0-50-amd64 v2",
@@ -195,24 +198,71 @@ def test_matrix_golden(tmp_path):
     text, _ = page(tmp_path)
     table = text[text.index('<table class="matrix"'):text.index("</table>", text.index('<table class="matrix"')) + 8]
     golden.check("report-matrix.html", table + "\n")
+    # --by release merges the host's 6.1.0-41 and the guest's 6.1.0-50: those cells are marked
+    text, _ = page(tmp_path, by="release")
+    table = text[text.index('<table class="matrix"'):text.index("</table>", text.index('<table class="matrix"')) + 8]
+    assert table.count('<span class="pool"') == 4
+    golden.check("report-matrix-pooled.html", table + "\n")
 
 
 def test_reference_runs_report(tmp_path):
     """The committed reference: this host's run of all suites and six guests (three kernels, v1 and
-    v2) on bookworm; 71 rows, four kernel columns, and only the two v1-only models differ (skipped on
-    v2)."""
+    v2) on bookworm; 71 rows, seven columns (the host and one per guest environment), and only the two
+    v1-only models differ (skipped on v2). No cell pools two environments."""
     ref = ROOT / "results" / "reference"
     _, dom = page(ref, out_dir=tmp_path)
     records = [record.load(p) for p in record.list_records(ref)]
     host = [r for r in records if not r["host"].get("guest")]
     assert len(records) == 7 and len(host) == 1
     assert len(matrix_rows(dom)) == len(host[0]["results"]) == 71
-    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 3 * 25
+    assert [th.text() for th in dom.by_id("matrix").find_all("th", cls="col")] == [
+        "host 6.18.44-fc-v669 hybrid", "guest 5.10.0-46-amd64 v1", "guest 5.10.0-46-amd64 v2",
+        "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2", "guest 6.12.118+deb13-amd64 v1",
+        "guest 6.12.118+deb13-amd64 v2"]
+    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 6 * 25
+    assert not dom.find_all("td", cls="pooled") and not dom.find_all("div", cls="pooled-note")
     differing = [tr.find_all("td")[1].text() for tr in dom.find_all("tr", cls="differs")]
     assert differing == ["libcontainer-modelmodel", "libcontainer-model-oncemodel"], differing  # name + model badge
     assert not dom.find_all(id="problems")
+    sets = dom.by_id("sets").find_all("tr", cls="set")
+    assert [s.find_all("summary")[0].text() for s in sets] == ["1 record(s)"] * 7
     for a in dom.find_all("a", cls="log"):
         assert (tmp_path / unquote(a.attrs["href"])).is_file()
+
+
+def test_reference_by_kernel_marks_the_cells_that_pool_v1_and_v2(tmp_path):
+    ref = ROOT / "results" / "reference"
+    _, dom = page(ref, out_dir=tmp_path, by="kernel")
+    cells = dom.by_id("matrix").find_all("td", cls="cell")
+    pooled = [td for td in cells if "pooled" in td.classes]
+    assert len(cells) == 71 + 3 * 25 and len(pooled) == 3 * 25  # every guest cell: one v1 run, one v2 run
+    assert {td.attrs["data-cell"].split("-")[1] for td in pooled} == {"1", "2", "3"}
+    mark = pooled[0].find_all("span", cls="pool")[0]
+    assert mark.text() == "≠" and mark.attrs["title"] == "pools runs of different environments: cgroup v1, v2"
+    assert pooled[0].attrs["title"].endswith("0/2 [0.00-0.66] (pools runs of different environments: cgroup v1, v2)")
+    note = dom.by_id(f"d-{pooled[0].attrs['data-cell']}").find_all("div", cls="pooled-note")[0]
+    assert note.text() == "≠ pools runs of different environments: cgroup v1, v2"
+    assert dom.by_id("closing").text() == (
+        "7 record(s), 4 column(s) by kernel, 2 of 71 rows differ (*: rule in the legend below); cells pool runs "
+        "of different environments: cgroup differs inside 5.10.0-46-amd64, 6.1.0-56-amd64, 6.12.118+deb13-amd64 "
+        "(without --by, each environment has its own column)")
+    assert dom.by_id("env-rule").text().endswith(
+        "Here 75 cell(s) pool runs of different environments (marked ≠; their details say which facts differ).")
+
+
+def test_legend_states_the_rules_once(tmp_path):
+    report_records.write(tmp_path)
+    text, dom = page(tmp_path)
+    assert dom.by_id("rule").text() == f"* marks a row whose outcomes differ: {compare.RULE}."
+    assert dom.by_id("env-rule").text() == compare.ENV_RULE + "."
+    assert text.count(compare.RULE) == 1 and text.count(compare.ENV_RULE) == 1
+    # by suite every run of bookworm is in one column: engines and kernels differ inside its cells
+    _, dom = page(tmp_path, by="suite")
+    cells = dom.by_id("matrix").find_all("td", cls="cell")
+    assert len(cells) == 4 and all("pooled" in td.classes for td in cells)
+    assert cells[0].find_all("span", cls="pool")[0].attrs["title"] == (
+        "pools runs of different environments: engine host, guest; "
+        "kernel 6.1.0-41-amd64, 6.1.0-50-amd64, 6.12.0-1-amd64")
 
 
 def test_cli_report_writes_page_names_bad_records_exit_2(tmp_path, capsys):
