@@ -223,6 +223,7 @@ def _read_problems(data, located, path):
             if both:
                 out.append((located.key_line(keys + (both[0],)),
                             f"{where}.{both[0]}: a compare rule decides alone; drop {', '.join(both)} or compare"))
+                continue
             out.extend(comparecheck.problems(rule["compare"], keys + ("compare",), located, data, path))
             continue
         for sub in (("reproduced", "stdout"), ("reproduced", "stderr"), ("attempt",)):

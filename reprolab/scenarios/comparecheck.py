@@ -107,7 +107,8 @@ def _sample(rule, keys, located, path):
     out = []
     for sub, msg in found:
         at = keys + sub + ("marker",) if sub else keys + ("sample",)
-        out.append((located.line(at), f"{where}.{_dots(at[len(keys):])}: in the sample {shown}: {msg}"))
+        out.append((located.line(at), f"{where}.{_dots(at[len(keys):])}: in the sample {shown}: {msg}; fix the "
+                                      f"pattern, or record a sample of the reproducer's real output"))
     return out
 
 

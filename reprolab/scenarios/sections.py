@@ -86,7 +86,8 @@ def split(rule, lines):
             missing = sec.names()[len(lines_at):]
             problems.append((where, f"section{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                                     f"{'are' if len(missing) > 1 else 'is'} missing: the marker /{m.pattern}/ matched "
-                                    f"{len(lines_at)} of {sec.count} times (line {', '.join(map(str, lines_at))})"))
+                                    f"{len(lines_at)} of {sec.count} times (line{'s' if len(lines_at) > 1 else ''} "
+                                    f"{', '.join(map(str, lines_at))})"))
         elif len(lines_at) > sec.count:
             problems.append((where, f"section {sec.name}{role}: its marker /{m.pattern}/ matched {len(lines_at)} times "
                                     f"(lines {', '.join(map(str, lines_at[:10]))}), {sec.count} declared"
