@@ -59,6 +59,11 @@ def test_plain_c_agrees_with_the_lab_own_variants(client, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rec = record.load(record.find(tmp_path))
     by = {(r["scenario"], r["variant"]): r for r in rec["results"]}
+    if rec["host"].get("cgroup") == "v2":  # the script's layout is v1's: a v2-only host says why not
+        for variant in ("link-liblxc", "model-cgm-escape"):
+            ours = by[("liblxc-cgroup-escape-plain-c", variant)]
+            assert ours["outcome"] == "skipped" and ours["reason"].startswith("needs cgroup v1"), ours
+        return
     for variant in ("link-liblxc", "model-cgm-escape"):
         ours, lab_own = by[("liblxc-cgroup-escape-plain-c", variant)], by[("liblxc-cgroup-escape", variant)]
         assert ours["outcome"] == lab_own["outcome"], variant
