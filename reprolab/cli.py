@@ -61,6 +61,9 @@ def parser():
                                     "See docs/authoring.md.")
     nw.add_argument("name", metavar="NAME", help="the scenario's name: lower-case letters, digits, '.' and '-'")
     nw.add_argument("--lang", default="c", choices=LANGS, help="language of the reproducer (default c)")
+    nw.add_argument("--read", default="verdict", choices=("verdict", "compare"),
+                    help="verdict (default): the reproducer prints its REPROLAB-RESULT line; compare (--lang shell): "
+                         "it prints a control and a treatment section, which the lab compares (read.compare)")
 
     b = sub.add_parser("base", help="make sure the Debian base images exist (pull, else debootstrap; the suites at once)")
     b.add_argument("suites", nargs="*", metavar="SUITE", help=f"default: all of {', '.join(SUITES)}")
@@ -266,7 +269,7 @@ def cmd_validate(args, argv):
 
 def cmd_new(args, argv):
     from reprolab.scenarios import scaffold
-    written = scaffold.create(args.scenarios, args.name, args.lang)
+    written = scaffold.create(args.scenarios, args.name, args.lang, args.read)
     for path in written:
         print(f"wrote {path}")
     scenarios = "" if Path(args.scenarios).resolve() == (ROOT / "scenarios").resolve() else f" --scenarios {args.scenarios}"

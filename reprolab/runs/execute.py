@@ -12,6 +12,7 @@ import requests
 
 from reprolab.runs import artifacts as lab_artifacts, forensics, reading, verdict
 from reprolab.common.outcome import Outcome
+from reprolab.scenarios import readrule
 
 LOG_LIMIT = 8 * 1024 * 1024  # bytes of output kept in the log file
 
@@ -50,7 +51,8 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
         on_start(container.id)
         container.start()
         reader, stopped = None, False
-        if read is None:
+        compare = isinstance(read, readrule.Compare)
+        if read is None or compare:  # a compare rule reads the whole output, once it has ended
             status, timed_out = _wait(container, timeout, start)
         else:
             reader = reading.Reader(read)
@@ -66,9 +68,16 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
             return Execution(Outcome.HANG.value, reason=f"no end within the {timeout} s timeout; container killed",
                              seconds=seconds, forensics=snap, artifacts=_artifacts(container, artifacts))
         exit_code = (status or {}).get("StatusCode")
-        v, why = _read_output(client, container, log_path)
+        streams = reading.Streams(read.source) if compare and not read.file else None
+        v, why = _read_output(client, container, log_path, sink=streams.push if streams else None)
         copied = _artifacts(container, artifacts)
         state = _State(container)  # inspected only when an outcome needs it (OOM): one call fewer
+        if v is None and compare and why == verdict.NO_VERDICT:
+            d = _compare(read, streams, artifacts, exit_code, state.oom())
+            _note(log_path, f"lab verdict: {d.outcome}, decided by read.{d.rule} ({read.describe()})")
+            return Execution(d.outcome, reason=d.reason, attempts=d.attempts,
+                             evidence={**dict(d.evidence), "rule": f"read.{d.rule}"}, exit_code=exit_code,
+                             seconds=seconds, verdict_by="lab", rule=f"read.{d.rule}", artifacts=copied)
         if v is None and reader is not None and why == verdict.NO_VERDICT:
             d = reader.decide(exit_code, seconds, stopped=stopped, oom=state.oom())
             _note(log_path, f"lab verdict: {d.outcome}, decided by read.{d.rule} ({read.describe()})")
@@ -96,6 +105,19 @@ def run_container(client, opts, timeout, log_path, local_engine, on_start=lambda
                 pass
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 on_leftover(container.id)
+
+
+def _compare(rule, streams, artifacts, exit_code, oom):
+    """A compare rule's decision, from the output's lines or from the artifacts file it names."""
+    if streams is not None:
+        return reading.decide_compare(rule, streams.close(), exit_code, oom=oom, cut=streams.cut)
+    path = Path(artifacts[1]) / rule.file if artifacts else None
+    if path is None or not path.is_file():
+        return reading.Decision("error", "compare.none", reason=f"the reproducer wrote no artifacts file {rule.file} "
+                                                                f"(in {artifacts[0] if artifacts else 'run.artifacts'})",
+                                evidence=(("exit_status", exit_code),))
+    lines, cut = reading.file_lines(path)
+    return reading.decide_compare(rule, lines, exit_code, oom=oom, cut=cut)
 
 
 class _State:
@@ -198,6 +220,7 @@ def create(client, opts):
     security = [s for s in security if s != "systempaths=unconfined"]
     image, labels, env = opts.pop("image"), opts.pop("labels"), opts.pop("environment", None)
     user = opts.pop("user", None)
+    command = opts.pop("command", None)  # None: the image's CMD
     opts.pop("detach", None)
     network = opts.pop("network_mode")
     cgroupns = opts.pop("cgroupns", None)
@@ -208,7 +231,7 @@ def create(client, opts):
         hc["MaskedPaths"] = []
         hc["ReadonlyPaths"] = []
     created = client.api.create_container(image=image, labels=labels, environment=env, host_config=hc,
-                                          network_disabled=network == "none", user=user)
+                                          network_disabled=network == "none", user=user, command=command)
     # a model of the id alone: inspecting the new container (containers.get) told nothing used
     return client.containers.prepare_model({"Id": created["Id"]})
 
@@ -246,9 +269,10 @@ def _frames(client, container_id):
         res.close()
 
 
-def _read_output(client, container, log_path):
+def _read_output(client, container, log_path, sink=None):
     """Save the container's output into the log file (at most LOG_LIMIT bytes) and scan all of its
-    stdout for the verdict (scan keeps only verdict lines: no tail to fall out of): (Verdict, why)."""
+    stdout for the verdict (scan keeps only verdict lines: no tail to fall out of): (Verdict, why).
+    `sink(kind, data)`, when given, gets every frame too (a compare rule's lines)."""
     path = Path(log_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as out:
@@ -258,6 +282,8 @@ def _read_output(client, container, log_path):
             nonlocal written
             try:
                 for kind, data in _frames(client, container.id):
+                    if sink is not None:
+                        sink(kind, data)
                     if written < LOG_LIMIT:
                         if written + len(data) > LOG_LIMIT:
                             out.write(data[: LOG_LIMIT - written])

@@ -1,6 +1,8 @@
 """Reading an unmodified upstream reproducer: its exit status and output lines → a verdict. Pure.
 
 The rule itself (scenarios.readrule) is scenario data; this module applies it to what was seen.
+A compare rule (sections of the output, a control and treatments) is applied by scenarios.sections
+once the reproducer has ended; decide_compare turns its comparison into the verdict.
 
 Most reproducers in issue trackers print no REPROLAB-RESULT line: they exit non-zero, panic, or
 print a line when they see the bug, and many loop until they do. A scenario's `read` rule says how
@@ -13,6 +15,8 @@ with neither.
 import re
 from dataclasses import dataclass
 
+from reprolab.scenarios import sections
+
 MAX_LINE = 64 * 1024  # bytes of one line kept for matching; the log keeps everything
 SHOWN = 500  # characters of a matched line kept as evidence
 
@@ -23,6 +27,7 @@ class Decision:
     rule: str  # which part of the rule decided
     reason: str = ""
     evidence: tuple = ()  # ((key, value), ...)
+    attempts: int = None  # a compare rule's treatments; None: the Reader's count (or 1)
 
 
 class Reader:
@@ -83,6 +88,60 @@ class Reader:
         return Decision("error", "none", reason=(f"the reproducer {how} after {seconds:g} s{seen}, with no match "
                                                  f"and before the declared exposure"),
                         evidence=tuple(attempts))
+
+
+def decide_compare(rule, lines, exit_status, oom=False, cut=False):
+    """The outcome of a compare rule over `lines` (the chosen output's, or the artifacts file's),
+    once the reproducer has ended by itself. `cut`: the lines stopped at the lab's limit."""
+    if oom:
+        return Decision("error", "compare.none", reason="the reproducer was killed by the OOM killer; its sections "
+                                                        "say nothing about a finished run")
+    c = sections.compare(rule, lines)
+    extra = (("exit_status", exit_status),) + ((("output_cut", f"at {MAX_OUTPUT} bytes"),) if cut else ())
+    return Decision(c.outcome, c.rule, reason=c.reason, evidence=tuple(c.evidence.items()) + extra,
+                    attempts=c.treatments or 1)
+
+
+MAX_OUTPUT = 8 * 1024 * 1024  # bytes of lines a compare rule keeps (as the log file)
+
+
+class Streams:
+    """A container's output frames (1 stdout, 2 stderr) → the lines of `source` (stdout, stderr or
+    both) in the order they were written, at most MAX_OUTPUT bytes of them."""
+
+    KINDS = {"stdout": (1,), "stderr": (2,), "both": (1, 2)}
+
+    def __init__(self, source):
+        self.buffers = {kind: Lines() for kind in self.KINDS[source]}
+        self.lines, self.size, self.cut = [], 0, False
+
+    def push(self, kind, data):
+        if kind in self.buffers and not self.cut:
+            self._keep(self.buffers[kind].push(data))
+
+    def close(self):
+        for buf in self.buffers.values():
+            if not self.cut:
+                self._keep(buf.close())
+        return self.lines
+
+    def _keep(self, lines):
+        for line in lines:
+            self.size += len(line) + 1
+            if self.size > MAX_OUTPUT:
+                self.cut = True
+                return
+            self.lines.append(line)
+
+
+def file_lines(path):
+    """The lines of a file the reproducer wrote (at most MAX_OUTPUT bytes): (lines, cut)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_OUTPUT + 1)
+    cut = len(data) > MAX_OUTPUT
+    lines = Lines()
+    got = lines.push(data[:MAX_OUTPUT]) + lines.close()
+    return got, cut
 
 
 class Lines:

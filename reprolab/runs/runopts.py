@@ -55,6 +55,11 @@ def container_options(scenario, variant, recipe, tag, run_id, privilege_mode, mi
         opts["security_opt"] = security
     if env:
         opts["environment"] = dict(sorted(env.items()))
+    rule = scenario.read_rule(variant)
+    if getattr(rule, "source", "") == "both" and not rule.file:
+        # stdout and stderr are two pipes: nothing that reads them (the engine's log included) can
+        # tell which line came first. One pipe keeps the order, as `repro 2>&1` would.
+        opts["command"] = ["/bin/sh", "-c", 'exec "$@" 2>&1', "sh", *scenario.run_command, *variant.args]
     return opts
 
 
@@ -91,4 +96,4 @@ def docker_argv(opts, name=None):
     for key, value in opts.get("environment", {}).items():
         argv += ["-e", f"{key}={value}"]
     argv.append(opts["image"])
-    return argv
+    return argv + list(opts.get("command", []))

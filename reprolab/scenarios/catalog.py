@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 
-from reprolab.scenarios import scenario, yamlfile
+from reprolab.scenarios import comparecheck, scenario, yamlfile
 from reprolab.common.capabilities import NAMES as CAPABILITIES
 from reprolab.common.errors import ScenarioError, UserError
 
@@ -90,7 +90,7 @@ def _semantic(data, located, path):
         if v["expect"] == "hang" and not data["run"].get("hang_is_symptom"):
             out.append((located.line(("variants", vname, "expect")),
                         f"variants.{vname}.expect: 'hang' needs run.hang_is_symptom: true (a hang is otherwise a failure)"))
-    out.extend(_read_problems(data, located))
+    out.extend(_read_problems(data, located, path))
     folder = data["run"].get("artifacts", "")
     if "/../" in folder + "/" or "/./" in folder + "/" or "//" in folder:
         out.append((located.line(("run", "artifacts")), f"run.artifacts: '{folder}' is not a plain absolute path; "
@@ -207,7 +207,7 @@ def _privilege_problems(req, located):
     return out
 
 
-def _read_problems(data, located):
+def _read_problems(data, located, path):
     """A read rule's regular expressions compile, its exposure can be reached before the timeout,
     and no exit status means both outcomes."""
     out = []
@@ -218,6 +218,14 @@ def _read_problems(data, located):
         if not rule:
             continue
         where = ".".join(keys)
+        if "compare" in rule:
+            both = [k for k in ("reproduced", "attempt", "not_reproduced") if k in rule]
+            if both:
+                out.append((located.key_line(keys + (both[0],)),
+                            f"{where}.{both[0]}: a compare rule decides alone; drop {', '.join(both)} or compare"))
+                continue
+            out.extend(comparecheck.problems(rule["compare"], keys + ("compare",), located, data, path))
+            continue
         for sub in (("reproduced", "stdout"), ("reproduced", "stderr"), ("attempt",)):
             value = rule.get(sub[0]) if len(sub) == 1 else (rule.get(sub[0]) or {}).get(sub[1])
             if value is None:

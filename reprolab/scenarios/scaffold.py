@@ -126,6 +126,64 @@ printf 'REPROLAB-RESULT {"outcome": "%s", "attempts": 1, "evidence": {"fd": 3, "
     "$outcome" "$([ "${2:-}" = cloexec ] && echo true || echo false)" "$seen"
 '''
 
+# --read compare: an upstream-style reproducer printing a control and a treatment, no verdict line;
+# the lab compares the sections (read.compare in the YAML), judged by what the child sees.
+_SHELL_COMPARE = r'''#!/bin/sh
+# Upstream-style reproducer: no verdict line. It prints what fds 0-5 of a child (readlink) point
+# to, first with fd 3 closed for the child (the control), then with the suspect: fd 3 left open
+# (mode leak) or closed as well (mode cloexec). The lab compares the two sections (read.compare).
+target=@TARGET@
+exec 3<"$target"
+show() {  # $1: open or closed (fd 3 for the child)
+    for n in 0 1 2 3 4 5; do
+        if [ "$1" = open ]; then
+            seen=$(readlink /proc/self/fd/$n 2>/dev/null)
+        else
+            seen=$(readlink /proc/self/fd/$n 2>/dev/null 3<&-)
+        fi
+        echo "fd $n: ${seen:-none}"
+    done
+}
+echo "WITHOUT THE SUSPECT"
+show closed
+echo
+echo "WITH THE SUSPECT"
+if [ "${2:-}" = cloexec ]; then show closed; else show open; fi
+'''
+
+# What _SHELL_COMPARE prints in mode leak (its pipe inodes vary; the rule normalises them).
+_SHELL_COMPARE_SAMPLE = """WITHOUT THE SUSPECT
+fd 0: /dev/null
+fd 1: pipe:[4711]
+fd 2: /dev/null
+fd 3: none
+fd 4: none
+fd 5: none
+
+WITH THE SUSPECT
+fd 0: /dev/null
+fd 1: pipe:[4712]
+fd 2: /dev/null
+fd 3: @TARGET@
+fd 4: none
+fd 5: none
+"""
+
+_READ_COMPARE = r'''  # No verdict line: the lab splits the output at the marker lines and compares the facts of
+  # the treatment with the control's (docs/authoring.md, "Control and treatment: read.compare").
+  read:
+    compare:
+      control: {name: without, marker: '^WITHOUT THE SUSPECT$'}
+      treatments:
+        - {name: with, marker: '^WITH THE SUSPECT$'}
+      facts: '^fd ([0-9]+): (.*)$'   # the child's fds, compared fd by fd
+      key: 1
+      value: 2
+      normalize:
+        - {pattern: 'pipe:\[[0-9]+\]', replace: 'pipe:[inode]'}   # a new pipe for each child
+      sample: sample.txt   # what repro.sh printed; validate checks the rule against it
+'''
+
 # lang: (source file, its text, image keys, build steps)
 _LANGS = {
     "c": ("repro.c", _C, "", '    - [gcc, -O2, -Wall, -o, /out/bin/repro, repro.c]'),
@@ -160,7 +218,7 @@ run:
   timeout: 60
   memory: 256m
   pids: 256
-variants:
+{read}variants:
   no-cloexec:
     description: opened without O_CLOEXEC; the exec'd child inherits the fd
     args: [--mode, leak]
@@ -173,12 +231,21 @@ default_variant: no-cloexec
 '''
 
 
-def create(folder, name, lang="c"):
-    """Write FOLDER/NAME.yaml and FOLDER/NAME/<source>; return the paths written.
+READS = ("verdict", "compare")
+
+
+def create(folder, name, lang="c", read="verdict"):
+    """Write FOLDER/NAME.yaml and FOLDER/NAME/<source>; return the paths written. `read`: verdict
+    (the reproducer prints its REPROLAB-RESULT line) or compare (shell only: it prints a control
+    and a treatment section, and the lab compares them; a sample.txt is written too).
     UserError (one line) for a bad or taken name, an unknown language or a missing folder."""
     folder = Path(folder)
     if lang not in LANGS:
         raise UserError(f"--lang {lang}: unknown language; choose from {', '.join(LANGS)}")
+    if read not in READS:
+        raise UserError(f"--read {read}: unknown; choose from {', '.join(READS)}")
+    if read == "compare" and lang != "shell":
+        raise UserError(f"--read compare: scaffolded for --lang shell only (not {lang}); add --lang shell")
     if not _NAME.match(name):
         raise UserError(f"{name!r}: not a scenario name; use lower-case letters, digits, '.' and '-' "
                         f"(starting with a letter or digit, at most 63), e.g. my-fd-leak")
@@ -189,10 +256,17 @@ def create(folder, name, lang="c"):
         if taken.exists() or taken.is_symlink():
             raise UserError(f"{taken}: already exists; choose another name (nothing was written)")
     filename, text, image_keys, build = _LANGS[lang]
+    if read == "compare":
+        text = _SHELL_COMPARE
     src.mkdir()
     source = src / filename
     source.write_text(text.replace("@TARGET@", TARGET))
     if lang in ("python", "shell"):
         source.chmod(0o755)
-    yaml_path.write_text(_YAML.format(name=name, lang=lang, target=TARGET, image_keys=image_keys, build=build))
-    return [yaml_path, source]
+    written = [yaml_path, source]
+    if read == "compare":
+        (src / "sample.txt").write_text(_SHELL_COMPARE_SAMPLE.replace("@TARGET@", TARGET))
+        written.append(src / "sample.txt")
+    yaml_path.write_text(_YAML.format(name=name, lang=lang, target=TARGET, image_keys=image_keys, build=build,
+                                      read=_READ_COMPARE if read == "compare" else ""))
+    return written

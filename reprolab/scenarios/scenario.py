@@ -51,7 +51,7 @@ class Variant:
     image: str = ""
     env: tuple = ()
     overrides: tuple = ()  # ((key, value), ...) of image keys the variant replaces
-    read: readrule.Rule = None  # replaces the scenario's run.read
+    read: object = None  # a readrule.Rule or readrule.Compare; replaces the scenario's run.read
     timeout: int = 0  # replaces the scenario's run.timeout; 0: that one
     memory: str = ""  # replaces the scenario's run.memory; "": that one
 
@@ -77,7 +77,7 @@ class Scenario:
     pids: int = 4096
     hang_is_symptom: bool = False
     default_variant: str = ""
-    read: readrule.Rule = None  # how to read an upstream reproducer; None: it prints its verdict line
+    read: object = None  # readrule.Rule or .Compare: how to read an upstream reproducer; None: it prints its verdict line
     artifacts: str = ""  # a folder in the container copied out before removal; "": none
 
     def __post_init__(self):
@@ -144,7 +144,7 @@ def from_data(data, path):
             args=tuple(v["args"] if "args" in v else run.get("args") or ()), model=bool(v.get("model", False)),
             suites=tuple(v.get("suites") or ()), image=v.get("image", ""),
             env=tuple(sorted({**(run.get("env") or {}), **(v.get("env") or {})}.items())), overrides=overrides,
-            read=readrule.Rule.from_data(v["read"]) if "read" in v else None,
+            read=readrule.from_data(v["read"]) if "read" in v else None,
             timeout=v.get("timeout", 0), memory=v.get("memory", ""),
         ))
     return Scenario(
@@ -163,6 +163,6 @@ def from_data(data, path):
         memory=run.get("memory", "1g"), pids=run.get("pids", 4096),
         hang_is_symptom=run.get("hang_is_symptom", False),
         default_variant=data.get("default_variant") or next(iter(data["variants"])),
-        read=readrule.Rule.from_data(run["read"]) if "read" in run else None,
+        read=readrule.from_data(run["read"]) if "read" in run else None,
         artifacts=run.get("artifacts", ""),
     )

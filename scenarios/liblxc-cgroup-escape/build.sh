@@ -8,7 +8,7 @@ CFLAGS="-O2 -Wall"
 # in the library, and a linker defaulting to --as-needed would drop it.
 cc $CFLAGS -o /out/bin/showcg-plain showcg/showcg.c
 cc $CFLAGS -o /out/bin/showcg-liblxc showcg/showcg.c -Wl,--no-as-needed $(pkg-config --libs lxc)
-cc $CFLAGS -fPIC -shared -o /out/lib/libcgmescape.so cgmescape/cgmescape.c
+cc $CFLAGS -fPIC -shared -o /out/lib/libcgmescape.so _shared/cgmescape/cgmescape.c
 cc $CFLAGS -o /out/bin/showcg-model showcg/showcg.c \
 	-L/out/lib -Wl,-rpath,/opt/reprolab/lib -Wl,--no-as-needed -lcgmescape
 

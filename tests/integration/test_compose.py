@@ -6,11 +6,12 @@ import subprocess
 import pytest
 
 from conftest import ROOT, in_ci
+from reprolab.exports import compose
 from reprolab.scenarios import catalog
 
 pytestmark = pytest.mark.docker
 
-SCENARIOS = [s.name for s in catalog.load_all(ROOT / "scenarios")]
+SCENARIOS = [s.name for s in compose.composable(catalog.load_all(ROOT / "scenarios"))]
 
 
 def compose_available():

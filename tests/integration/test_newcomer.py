@@ -30,3 +30,24 @@ def test_new_validate_run_show(client, tmp_path):
     show = lab("show", *where)
     assert show.returncode == 0, show.stderr
     assert "2 variants: 2 as expected" in show.stdout and str(path.name) in show.stdout
+
+
+def test_new_shell_compare_validate_run(client, tmp_path):
+    """`new --lang shell --read compare`: an upstream-style reproducer with a control and a
+    treatment section, read by the lab's compare rule, validates and runs as created."""
+    scenarios, results = tmp_path / "scenarios", tmp_path / "results"
+    scenarios.mkdir()
+    where = ["--scenarios", str(scenarios), "--results", str(results)]
+    new = lab("new", "newcomer-sections", "--lang", "shell", "--read", "compare", *where)
+    assert new.returncode == 0, new.stderr
+    assert (scenarios / "newcomer-sections" / "sample.txt").is_file()
+    valid = lab("validate", *where)
+    assert valid.returncode == 0 and "1 scenario file(s), 2 variant(s): valid" in valid.stdout, valid.stderr
+    run = lab("run", "newcomer-sections", "--suite", "bookworm", *where)
+    assert run.returncode == 0, run.stdout + run.stderr
+    [path] = results.glob("*.json")
+    got = {r["variant"]: r for r in json.loads(path.read_text())["results"]}
+    assert (got["no-cloexec"]["outcome"], got["no-cloexec"]["verdict_rule"]) == ("reproduced", "read.compare.differs")
+    assert got["no-cloexec"]["evidence"]["differs"] == {
+        "with": {"3": {"control": "none", "treatment": "/etc/debian_version"}}}
+    assert (got["cloexec"]["outcome"], got["cloexec"]["verdict_rule"]) == ("not-reproduced", "read.compare.same")

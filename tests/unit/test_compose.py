@@ -14,9 +14,12 @@ def test_committed_compose_files_are_fresh():
 
 
 def test_one_service_per_scenario_with_lab_settings():
-    scenarios = catalog.load_all(ROOT / "scenarios")
-    files = compose.generate(scenarios)
+    everything = catalog.load_all(ROOT / "scenarios")
+    files = compose.generate(everything)
     services = yaml.safe_load(files["docker-compose.yml"])["services"]
+    # a scenario read by a rule needs the lab to read it: entry.sh only tells a verdict line's outcome
+    scenarios = [s for s in everything if s.read_rule(s.variant(s.default_variant)) is None]
+    assert "liblxc-cgroup-escape-plain-c" not in services and len(scenarios) == len(everything) - 1
     assert sorted(services) == sorted(s.name for s in scenarios)
     for sc in scenarios:
         svc = services[sc.name]

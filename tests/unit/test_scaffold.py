@@ -57,3 +57,21 @@ def test_scaffolding_elsewhere_leaves_the_compose_files_alone(tmp_path):
     assert cli.main(["new", "elsewhere", "--scenarios", str(tmp_path)]) == 0
     after = {p: p.read_bytes() for p in [ROOT / "docker-compose.yml", *(ROOT / "compose").glob("*")]}
     assert after == before
+
+
+def test_shell_compare_scaffolds_a_reproducer_without_verdict_and_its_sample(tmp_path):
+    written = scaffold.create(tmp_path, "my-sections", "shell", "compare")
+    assert [p.name for p in written] == ["my-sections.yaml", "repro.sh", "sample.txt"]
+    [sc] = catalog.load_all(tmp_path)  # validate applies the rule to the sample: it must find both sections
+    rule = sc.read_rule(sc.variant("no-cloexec"))
+    assert (rule.control.name, [t.name for t in rule.treatments], rule.sample) == ("without", ["with"], "sample.txt")
+    assert "REPROLAB-RESULT" not in written[1].read_text()
+    from reprolab.scenarios import sections
+    c = sections.compare(rule, written[2].read_text().splitlines())
+    assert c.evidence["differs"] == {"with": {"3": {"control": "none", "treatment": scaffold.TARGET}}}
+
+
+def test_compare_is_scaffolded_for_shell_only(tmp_path):
+    with pytest.raises(UserError, match=r"^--read compare: scaffolded for --lang shell only \(not c\); add --lang shell$"):
+        scaffold.create(tmp_path, "my-bug", "c", "compare")
+    assert list(tmp_path.iterdir()) == []
