@@ -4,10 +4,15 @@ import sys
 
 import pytest
 
-from conftest import ROOT, in_ci
+from conftest import FIXTURES, ROOT, in_ci
 from reprolab.common import labels
-from reprolab.engines import engine
+from reprolab.engines import bases, engine
 from reprolab.common.errors import EngineError
+
+# The images a test uses come from a session fixture below, which builds them when they are missing
+# (the layer cache and the lab's reuse check make that cheap when they are there), never from what
+# another test happened to build before it: each module passes alone on a fresh engine
+# (scripts/clean-test-images.sh removes the fixtures' images; .ci/run does so before make test).
 
 
 @pytest.fixture(scope="session")
@@ -19,12 +24,26 @@ def client():
         if in_ci():
             pytest.fail(f"CI=true and no Docker engine: {exc}")
         pytest.skip(f"no Docker engine: {exc}")
-    for suite in ("bookworm",):
-        try:
-            c.images.get(f"debian:{suite}")
-        except Exception:
-            pytest.fail(f"base image debian:{suite} missing; run 'python lab.py base' (make test does)")
+    # the base most tests use directly: made here (debootstrap, about 30 s) when it is missing
+    base = bases.ensure_suite(c, "bookworm")
+    if not base.available:
+        pytest.fail(f"base image debian:bookworm: {base.reason}")
     return c
+
+
+OUTCOMES = ("present", "absent", "hangs", "crashes")  # the fixture's variants that have an image here
+
+
+@pytest.fixture(scope="session")
+def outcome_images(client):
+    """{variant: tag} of the fixture scenario's images on bookworm, built (or reused) by `lab.py
+    build` as a user would, for tests that start containers from them or time a run by them."""
+    proc = lab("--scenarios", str(FIXTURES / "scenarios"), "build", *[f"outcomes:{v}" for v in OUTCOMES])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tags = {v: f"reprolab/outcomes:{v}-bookworm" for v in OUTCOMES}
+    for tag in tags.values():
+        assert client.images.get(tag).labels.get(labels.FIXTURE) == "true", tag
+    return tags
 
 
 def lab(*args, env=None, timeout=1800, **kw):
