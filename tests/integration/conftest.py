@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 
+import docker
 import pytest
 
 from conftest import FIXTURES, ROOT, in_ci
@@ -54,5 +55,13 @@ def lab(*args, env=None, timeout=1800, **kw):
 
 
 def lab_containers(client, run_id=None):
+    """The lab's containers (of one run). One removed between the listing and its inspection (the
+    run ended it meanwhile, as it should) is gone, not an error: containers.list would raise NotFound."""
     label = labels.RUN + (f"={run_id}" if run_id else "")
-    return client.containers.list(all=True, filters={"label": label})
+    found = []
+    for row in client.api.containers(all=True, filters={"label": label}):
+        try:
+            found.append(client.containers.get(row["Id"]))
+        except docker.errors.NotFound:
+            pass
+    return found
