@@ -25,7 +25,7 @@ def client():
         if in_ci():
             pytest.fail(f"CI=true and no Docker engine: {exc}")
         pytest.skip(f"no Docker engine: {exc}")
-    # the base most tests use directly: made here (debootstrap, about 30 s) when it is missing
+    # the base most tests use directly: made here (debootstrap) when it is missing
     base = bases.ensure_suite(c, "bookworm")
     if not base.available:
         pytest.fail(f"base image debian:bookworm: {base.reason}")
