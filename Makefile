@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?= all
 
-.PHONY: run test unit integration host venv bases test-deps guests matrix validate compose clean bench
+.PHONY: run test unit integration host venv bases test-deps guests matrix validate compose clean clean-test-images bench
 
 run: host venv bases
 	$(PY) lab.py run $(ARGS)
@@ -55,3 +55,7 @@ bench: host venv bases
 
 clean: venv
 	$(PY) lab.py clean
+
+# the images the tests' fixtures build (label org.reprolab.fixture=true); .ci/run does this first
+clean-test-images:
+	bash scripts/clean-test-images.sh

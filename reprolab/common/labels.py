@@ -21,3 +21,7 @@ CONTENT_HASH = f"{PREFIX}.content-hash"
 BASE_ID = f"{PREFIX}.base-id"
 BASE_ORIGIN = f"{PREFIX}.base.origin"
 BASE_SUITE = f"{PREFIX}.base.suite"
+# an image of a scenario tagged `fixture` (the test suite's own scenarios): scripts/clean-test-images.sh
+# removes exactly these, so that tests meet the engine as a fresh machine has it
+FIXTURE = f"{PREFIX}.fixture"
+FIXTURE_TAG = "fixture"

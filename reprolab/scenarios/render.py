@@ -128,7 +128,7 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
         (lab_labels.SCENARIO, scenario.name),
         (lab_labels.VARIANT, variant.name),
         (lab_labels.SUITE, recipe.suite or recipe.base),
-    ]
+    ] + ([(lab_labels.FIXTURE, "true")] if lab_labels.FIXTURE_TAG in scenario.tags else [])
 
     def dockerfile(labels, where):
         return env.get_template("Dockerfile.j2").render(

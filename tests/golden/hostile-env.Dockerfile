@@ -21,6 +21,6 @@ FROM debian:bookworm
 ENV DEBIAN_FRONTEND=noninteractive
 COPY entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="outcomes" org.reprolab.variant="present" org.reprolab.suite="bookworm" org.reprolab.content-hash="ccf8ab9f00372c31"
+LABEL org.reprolab.scenario="outcomes" org.reprolab.variant="present" org.reprolab.suite="bookworm" org.reprolab.fixture="true" org.reprolab.content-hash="d03213ab7208df6a"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/fixture", "probe", "/etc/debian_version"]

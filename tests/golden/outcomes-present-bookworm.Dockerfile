@@ -13,6 +13,6 @@ FROM debian:bookworm
 ENV DEBIAN_FRONTEND=noninteractive
 COPY entry.sh /opt/reprolab/entry.sh
 COPY --from=build /out/ /opt/reprolab/
-LABEL org.reprolab.scenario="outcomes" org.reprolab.variant="present" org.reprolab.suite="bookworm" org.reprolab.content-hash="1d700e73821e7eed"
+LABEL org.reprolab.scenario="outcomes" org.reprolab.variant="present" org.reprolab.suite="bookworm" org.reprolab.fixture="true" org.reprolab.content-hash="827a9d144a309c79"
 ENTRYPOINT ["/opt/reprolab/entry.sh"]
 CMD ["/opt/reprolab/bin/fixture", "probe", "/etc/debian_version"]

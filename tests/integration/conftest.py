@@ -2,12 +2,18 @@ import os
 import subprocess
 import sys
 
+import docker
 import pytest
 
-from conftest import ROOT, in_ci
+from conftest import FIXTURES, ROOT, in_ci
 from reprolab.common import labels
-from reprolab.engines import engine
+from reprolab.engines import bases, engine
 from reprolab.common.errors import EngineError
+
+# The images a test uses come from a session fixture below, which builds them when they are missing
+# (the layer cache and the lab's reuse check make that cheap when they are there), never from what
+# another test happened to build before it: each module passes alone on a fresh engine
+# (scripts/clean-test-images.sh removes the fixtures' images; .ci/run does so before make test).
 
 
 @pytest.fixture(scope="session")
@@ -19,12 +25,26 @@ def client():
         if in_ci():
             pytest.fail(f"CI=true and no Docker engine: {exc}")
         pytest.skip(f"no Docker engine: {exc}")
-    for suite in ("bookworm",):
-        try:
-            c.images.get(f"debian:{suite}")
-        except Exception:
-            pytest.fail(f"base image debian:{suite} missing; run 'python lab.py base' (make test does)")
+    # the base most tests use directly: made here (debootstrap) when it is missing
+    base = bases.ensure_suite(c, "bookworm")
+    if not base.available:
+        pytest.fail(f"base image debian:bookworm: {base.reason}")
     return c
+
+
+OUTCOMES = ("present", "absent", "hangs", "crashes")  # the fixture's variants that have an image here
+
+
+@pytest.fixture(scope="session")
+def outcome_images(client):
+    """{variant: tag} of the fixture scenario's images on bookworm, built (or reused) by `lab.py
+    build` as a user would, for tests that start containers from them or time a run by them."""
+    proc = lab("--scenarios", str(FIXTURES / "scenarios"), "build", *[f"outcomes:{v}" for v in OUTCOMES])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tags = {v: f"reprolab/outcomes:{v}-bookworm" for v in OUTCOMES}
+    for tag in tags.values():
+        client.images.get(tag)
+    return tags
 
 
 def lab(*args, env=None, timeout=1800, **kw):
@@ -35,5 +55,13 @@ def lab(*args, env=None, timeout=1800, **kw):
 
 
 def lab_containers(client, run_id=None):
+    """The lab's containers (of one run). One removed between the listing and its inspection (the
+    run ended it meanwhile, as it should) is gone, not an error: containers.list would raise NotFound."""
     label = labels.RUN + (f"={run_id}" if run_id else "")
-    return client.containers.list(all=True, filters={"label": label})
+    found = []
+    for row in client.api.containers(all=True, filters={"label": label}):
+        try:
+            found.append(client.containers.get(row["Id"]))
+        except docker.errors.NotFound:
+            pass
+    return found

@@ -118,3 +118,48 @@ def test_the_bases_of_all_suites_are_made_sure_of_together(client):
         assert got[image].id == client.images.get(image).id
     for image, base in got.items():  # registry-only bases: there, or missing with the reason
         assert base.available or base.reason.startswith(f"base image {image} is not on the engine")
+
+
+def test_clean_test_images_removes_only_fixture_labelled_images_no_one_uses(client):
+    """scripts/clean-test-images.sh (run by .ci/run): labelled images go, tagged or dangling; an
+    unlabelled one stays, and so does one a container uses (named on stderr). Narrowed by a token
+    label so that it leaves this session's other fixture images alone."""
+    import io
+    import docker
+    token = secrets.token_hex(4)
+    repo = f"reprolab-test/clean-{token}"
+    mark = {"org.reprolab.test": token}
+
+    def image(tag, fixture, round_=1):
+        lines = ["FROM debian:bookworm", f"LABEL org.reprolab.test={token} org.reprolab.test.image={tag}.{round_}"]
+        if fixture:
+            lines.append(f"LABEL {labels.FIXTURE}=true")
+        img, _ = client.images.build(fileobj=io.BytesIO("\n".join(lines).encode()), tag=f"{repo}:{tag}", rm=True)
+        return img
+
+    dangling = image("d", True)
+    image("d", True, round_=2)  # the name moves on: the first build is left untagged, still labelled
+    image("a", True)
+    used = image("b", True)
+    image("c", False)
+    user = client.containers.create(used.id, ["true"], labels={labels.RUN: f"clean-images-{token}"})
+    try:
+        assert client.images.get(dangling.id).tags == []
+        proc = subprocess.run(["bash", str(ROOT / "scripts" / "clean-test-images.sh"), "--filter",
+                               f"label=org.reprolab.test={token}"], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == "clean-test-images: removed 3 test-fixture image(s) (org.reprolab.fixture=true), left 1\n"
+        assert proc.stderr.startswith(f"clean-test-images: left {repo}:b: conflict: unable to remove repository "
+                                      f"reference \"{repo}:b\""), proc.stderr
+        left = sorted(t for img in client.images.list(filters={"label": f"org.reprolab.test={token}"}) for t in img.tags)
+        assert left == [f"{repo}:b", f"{repo}:c"]
+        with pytest.raises(docker.errors.ImageNotFound):
+            client.images.get(dangling.id)
+        assert client.images.get("debian:bookworm")
+    finally:
+        user.remove(force=True)
+        for img in client.images.list(all=True, filters={"label": f"org.reprolab.test={token}"}):
+            try:
+                client.images.remove(img.id, force=True)
+            except Exception:
+                pass

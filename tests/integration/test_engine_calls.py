@@ -11,11 +11,10 @@ from reprolab.common.outcome import Outcome
 pytestmark = pytest.mark.docker
 
 
-def test_a_variant_with_a_verdict_makes_five_engine_calls(client, tmp_path, monkeypatch):
+def test_a_variant_with_a_verdict_makes_five_engine_calls(client, outcome_images, tmp_path, monkeypatch):
     target = selection.select(catalog.load_all(str(FIXTURES / "scenarios")), ["outcomes:present"], ["bookworm"])[0]
     sc, v, recipe = target.scenario, target.variant, target.recipe
-    tag = "reprolab/outcomes:present-bookworm"
-    client.images.get(tag)  # built by the fixture runs (make test builds it)
+    tag = outcome_images["present"]
     opts = runopts.container_options(sc, v, recipe, tag, "engine-calls-test",
                                      runopts.privilege_mode(sc, True))
     calls = []

@@ -21,20 +21,25 @@ def test_signal_mid_run(client, tmp_path, signum):
     proc = subprocess.Popen([sys.executable, str(ROOT / "lab.py"), "--scenarios", str(FIXTURES / "scenarios"),
                              "--results", str(results), "run", "outcomes:present", "outcomes:hangs",
                              "outcomes:absent"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    run_id = None
-    while time.time() < deadline:  # wait until the hanging variant's container runs
-        recs = record.list_records(results)
-        if recs:
-            run_id = recs[0].stem
-            running = [c for c in lab_containers(client, run_id) if c.labels[labels.VARIANT] == "hangs"]
-            if running:
-                break
-        time.sleep(0.2)
-    assert run_id, "the run never started"
-    proc.send_signal(signum)
-    start = time.time()
-    out, err = proc.communicate(timeout=30)
+    try:
+        deadline = time.time() + 120
+        run_id = None
+        while time.time() < deadline:  # wait until the hanging variant's container runs
+            recs = record.list_records(results)
+            if recs:
+                run_id = recs[0].stem
+                running = [c for c in lab_containers(client, run_id) if c.labels[labels.VARIANT] == "hangs"]
+                if running:
+                    break
+            time.sleep(0.2)
+        assert run_id, "the run never started"
+        proc.send_signal(signum)
+        start = time.time()
+        out, err = proc.communicate(timeout=30)
+    finally:  # a failure above must not leave the lab running beside the next test
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert time.time() - start < 5
     assert lab_containers(client, run_id) == []

@@ -4,6 +4,7 @@ in folders of their own, on the real engine."""
 import json
 
 from integration.conftest import lab
+from reprolab.common import labels
 
 
 def test_new_validate_run_show(client, tmp_path):
@@ -19,7 +20,11 @@ def test_new_validate_run_show(client, tmp_path):
     assert valid.returncode == 0, valid.stderr
     assert "1 scenario file(s), 2 variant(s): valid" in valid.stdout
 
-    run = lab("run", "newcomer-fd", "--suite", "bookworm", *where)
+    try:
+        run = lab("run", "newcomer-fd", "--suite", "bookworm", *where)
+    finally:  # a scaffold is no fixture (no label to clean it by): the test removes what it built
+        for img in client.images.list(filters={"label": f"{labels.SCENARIO}=newcomer-fd"}):
+            client.images.remove(img.id, force=True)
     assert run.returncode == 0, run.stdout + run.stderr  # both outcomes as expected
     [path] = results.glob("*.json")
     rec = json.loads(path.read_text())

@@ -11,7 +11,9 @@ from reprolab.results import record
 pytestmark = pytest.mark.docker
 
 
-def test_a_stalled_build_step_is_an_error_naming_the_step(client, tmp_path, fixture_scenarios):
+def test_a_stalled_build_step_is_an_error_naming_the_step(client, outcome_images, tmp_path, fixture_scenarios):
+    # outcome_images: the steps before the stalled one come from the layer cache, so the 4 s are
+    # spent in the stalled step, not in building the others on a cold engine
     text = (fixture_scenarios / "outcomes.yaml").read_text()
     # a unique argument keeps the layer cache from knowing this step from another run's
     stalled = f"[sh, -c, 'sleep 600 # {uuid.uuid4().hex}']"

@@ -5,6 +5,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
+from reprolab.common import labels
 from reprolab.runs import runopts
 from reprolab.scenarios import catalog, render
 from reprolab.engines.privilege import CAPABILITIES, EMULATED, PRIVILEGED
@@ -24,6 +25,17 @@ def test_dockerfile_golden(outcomes):
     ctx = render.render(outcomes, v, recipe)
     golden.check("outcomes-present-bookworm.Dockerfile", ctx.dockerfile)
     assert ctx.tag == "reprolab/outcomes:present-bookworm"
+
+
+def test_only_a_scenario_tagged_fixture_labels_its_images_as_a_test_fixture(outcomes):
+    """The label scripts/clean-test-images.sh removes by: on the fixture's images, never on a scenario's."""
+    v = outcomes.variant("present")
+    (recipe,) = outcomes.targets(v)
+    assert (labels.FIXTURE, "true") in render.render(outcomes, v, recipe).labels
+    real = catalog.load_one(Path(__file__).resolve().parents[2] / "scenarios" / "reexec.yaml")
+    for variant in real.variants:
+        for r in real.targets(variant):
+            assert labels.FIXTURE not in dict(render.render(real, variant, r).labels)
 
 
 def test_registry_image_variant_has_no_toolchain(outcomes):
