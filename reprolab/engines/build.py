@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import docker
 
 from reprolab.common import heartbeat
-from reprolab.engines import bases
+from reprolab.engines import bases, toolchains
 from reprolab.scenarios import render
 from reprolab.engines.engine_errors import ENGINE_FAILURES, boundary, url
 
@@ -172,7 +172,10 @@ class TargetBuild:
 
 
 def build_target(client, target, base, progress=lambda msg: None, reuse=True, timeout=DEFAULT_TIMEOUT):
-    """Render and build one target on `base` (a bases.Base made sure of): (context, Built)."""
+    """Render and build one target on `base` (a bases.Base made sure of): (context, Built). The
+    images of its release layers (toolchains.py) are made first: its build stage copies from them."""
+    for layer in target.recipe.layers:
+        toolchains.ensure(client, layer, progress)
     ctx = render.render(target.scenario, target.variant, target.recipe)
     with heartbeat.activity(progress, f"building {ctx.tag}") as act:
         def step(line):

@@ -17,7 +17,7 @@ from reprolab.common import heartbeat, labels, stats
 from reprolab.engines import bases, build, engine, ownership, privilege
 from reprolab.results import record
 from reprolab.runs import execute, prereq, runopts
-from reprolab.scenarios import render
+from reprolab.scenarios import render, selection
 from reprolab.common.errors import EngineError, Interrupted
 from reprolab.common.outcome import Outcome, match
 
@@ -191,7 +191,7 @@ class Session:
         image builds ran beside each run (a build shares the cores, so it can change a race's rate)."""
         order = {t.key: i for i, t in enumerate(self.targets)}
         results = self.record["results"]
-        results.sort(key=lambda r: (order.get(f"{r['scenario']}:{r['variant']}@{r['suite']}", 0), r.get("repeat", 0)))
+        results.sort(key=lambda r: (order.get(selection.result_key(r), 0), r.get("repeat", 0)))
         for r in results:
             a0, a1 = self._spans.get(id(r), (0, 0))
             r["built_beside"] = sorted(tag for tag, (b0, b1) in self._build_spans.items() if b0 < a1 and a0 < b1)
@@ -227,7 +227,7 @@ class Session:
         """Every image of the run, built before any variant runs: suites in parallel (build.lanes),
         so that no build shares the cores with a race's exposure (results say so in built_beside).
         Targets that will be skipped for a prerequisite are not built, as before."""
-        skip = lambda t: prereq.skip_reason(t.scenario.requires, self.record["host"])
+        skip = lambda t: t.unavailable or prereq.skip_reason(t.scenario.requires, self.record["host"])
         for tb in build.build_all(self.client, self.targets, self._bases, self.progress,
                                   timeout=self.build_timeout, skip=skip):
             if tb.built is None and tb.error is None:
@@ -251,6 +251,11 @@ class Session:
             "replay": f"python lab.py run {sc.name}:{v.name}" + (f" --suite {recipe.suite}" if recipe.suite else ""),
             "docker_command": None, "started": record.utc(started),
         }
+        if recipe.layers:  # a point of the variant's version axes: the release, and what it says it is
+            entry["release"] = target.release
+            entry["toolchains"] = {la.axis: {"source": la.source, "version": la.toolchain, "sha256": la.sha256}
+                                   for la in recipe.layers}
+            entry["replay"] += "".join(f" --{la.axis} {la.release}" for la in recipe.layers)
         if self.repeat > 1:
             entry["repeat"] = repeat
         return entry
@@ -265,9 +270,9 @@ class Session:
                 self.record["host"] = {"engine_url": engine_url, "host_label": label, "local_engine": None,
                                        "kernel": None, "hostname": None}
                 self.record["host"].update(self.host_extra)
-            done = {(r["scenario"], r["variant"], r["suite"]) for r in self.record["results"]}
+            done = {selection.result_key(r) for r in self.record["results"]}
             for target in self.targets:
-                if (target.scenario.name, target.variant.name, target.suite) in done:
+                if target.key in done:
                     continue
                 entry = self._entry(target, 1, now)
                 entry.update(outcome=Outcome.ERROR.value, reason=reason, ended=record.utc(now),
@@ -361,7 +366,7 @@ class Session:
 
     def _execute(self, target, entry):
         sc, v, recipe = target.scenario, target.variant, target.recipe
-        reason = prereq.skip_reason(sc.requires, self.record["host"])
+        reason = target.unavailable or prereq.skip_reason(sc.requires, self.record["host"])
         if reason:
             return Outcome.SKIPPED.value, reason
         base = self.record["bases"].get(recipe.base, {})
@@ -384,7 +389,7 @@ class Session:
             entry["privilege"] = mode
             entry["docker_command"] = shlex.join(runopts.docker_argv(opts))
             suffix = f".{entry['repeat']}" if "repeat" in entry else ""
-            log_path = self.log_dir / f"{sc.name}.{v.name}.{target.suite.replace('/', '_').replace(':', '_')}{suffix}.log"
+            log_path = self.log_dir / f"{sc.name}.{v.name}.{target.point.replace('/', '_').replace(':', '_')}{suffix}.log"
             entry["log"] = str(log_path.relative_to(self.results_dir))  # relative: records move with their logs
             copy = None
             if sc.artifacts:
@@ -415,7 +420,7 @@ class Session:
 
     def _build_log_name(self, target):
         """The build log's path relative to the results folder: logs/<run>/<scenario>.<variant>.<suite>.build.log"""
-        suite = target.suite.replace('/', '_').replace(':', '_')
+        suite = target.point.replace('/', '_').replace(':', '_')
         return f"logs/{self.run_id}/{target.scenario.name}.{target.variant.name}.{suite}.build.log"
 
     def _report_build_failure(self, target, tag, built):
