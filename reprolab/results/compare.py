@@ -13,6 +13,8 @@ from tabulate import tabulate
 from reprolab.common import stats
 from reprolab.results import record
 from reprolab.common.errors import RecordError, UserError
+from reprolab.versions import release as versions
+from reprolab.versions.axis import SOURCES as VERSION_AXES
 
 BY = {
     "kernel": lambda rec: rec["host"].get("kernel") or "?",
@@ -22,6 +24,8 @@ BY = {
     "run": lambda rec: rec["run_id"],
     "suite": None,  # the suite moves from the rows to the columns
 }
+# a version axis (go) is a column too: the release of each result, columns ordered as versions
+AXES = tuple(VERSION_AXES)
 DIFF_MARK = " *"
 RAN = ("reproduced", "not-reproduced")
 RULE = ("k/N cells differ when one is 0/N and another is not, "
@@ -66,13 +70,26 @@ def pivot(records, by="kernel"):
                                 for key, cells in rows.items())
 
 
+def point(r, without=""):
+    """A result's suite and releases as its rows show them: `bookworm go1.23.1` (the axis `without`
+    left out: it is the columns)."""
+    return r["suite"] + "".join(f" {a}{v}" for a, v in (r.get("release") or {}).items() if a != without)
+
+
+def release_of(r, axis):
+    """The release of result `r` on `axis`, or '-' for a result that is not on it."""
+    return (r.get("release") or {}).get(axis) or "-"
+
+
 def column_of(by):
     """The column of a record for `by`: one key of BY, or two or more joined by commas
     (`kernel,cgroup`: a column per kernel and cgroup layout, named "6.1.0-56-amd64 v2")."""
     parts = by.split(",")
+    if by in AXES:
+        return None  # per result, not per record: see pivot_results
     if any(p not in BY for p in parts) or ("suite" in parts and len(parts) > 1):
-        raise UserError(f"--by {by}: choose one of {', '.join(BY)}, or several but suite joined by commas "
-                        f"(kernel,cgroup)")
+        raise UserError(f"--by {by}: choose one of {', '.join(list(BY) + list(AXES))}, or several but suite "
+                        f"and {', '.join(AXES)} joined by commas (kernel,cgroup)")
     if len(parts) == 1:
         return BY[by]
     return lambda rec: " ".join(BY[p](rec) for p in parts)
@@ -84,13 +101,15 @@ def pivot_results(records, by="kernel"):
     columns, rows = OrderedDict(), OrderedDict()
     for rec in records:
         for r in rec["results"]:
-            col = r["suite"] if by == "suite" else column(rec)
+            col = r["suite"] if by == "suite" else release_of(r, by) if by in AXES else column(rec)
             key = (r["scenario"], r["variant"] + (" (model)" if r.get("model") else ""))
             if by != "suite":
-                key += (r["suite"],)
+                key += (point(r, by),)
             columns.setdefault(col, None)
             rows.setdefault(key, {}).setdefault(col, []).append((rec, r))
     columns = list(columns)
+    if by in AXES:
+        columns.sort(key=versions.key)  # 1.9 before 1.10; '-' (not on the axis) last
     if by.split(",")[0] == "kernel":
         # builds of one release side by side, releases in the order first seen
         order = list(OrderedDict.fromkeys(release(c) for c in columns))

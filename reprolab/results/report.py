@@ -218,6 +218,9 @@ def _record_sets(records, columns, by, files):
         if by == "suite":
             for suite in OrderedDict.fromkeys(r["suite"] for r in rec["results"]):
                 members[suite].append(rec)
+        elif by in compare.AXES:
+            for col in OrderedDict.fromkeys(compare.release_of(r, by) for r in rec["results"]):
+                members[col].append(rec)
         elif rec["results"]:
             members[compare.column_of(by)(rec)].append(rec)
     sets = []
