@@ -17,6 +17,7 @@ ALLOWED = {
     "guests": {"common", "engines"},
     "runs": {"common", "scenarios", "engines", "results"},
     "exports": {"common", "scenarios", "engines", "runs", "results"},
+    "axes": {"common", "scenarios", "engines", "guests", "runs", "results"},
 }
 TOP = {"__init__", "__main__", "cli", "__version__"}
 
