@@ -45,3 +45,23 @@ def test_kernels_are_ordered_by_release_and_counted_once():
     assert axis.points() == ["5.10", "bookworm", "6.9", "6.12"]
     assert axis.releases == {"5.10": "5.10.0-36", "bookworm": "6.1.0-41", "6.9": "6.9.7+bpo", "6.12": "6.12.48+deb13"}
     assert axis.name == "kernel" and axis.check(None) == ""
+
+
+def test_the_output_names_the_boundary_each_probe_and_the_issue_line():
+    from reprolab.runs import bisect
+    from reprolab.scenarios import catalog, selection
+    outcomes = {"a": (3, 3), "b": (2, 2), "c": (0, 5), "d": (0, 5)}
+    probe = lambda point, rule: bisect.Runs(*outcomes[point], outcomes[point][1], 10.0, f"/r/{point}.json",
+                                            detail=f"rel-{point}")
+    res = bisect.bisect(list("abcd"), probe, bisect.Rule(), end_runs=3, axis="kernel")
+    target = selection.select(catalog.load_all(KERNEL_STEP), ["close-range:flag"])[0]
+    text = cli._bisect_text(res, target, "simple", "python lab.py bisect close-range:flag --kernel a --kernel d")
+    lines = text.splitlines()
+    assert lines[0] == "bisect close-range:flag@bookworm over kernel: 4 points, 4 probes, 15 runs, 40 s"
+    assert lines[1].split() == ["kernel", "is", "role", "outcome", "k/N", "[95%]", "runs", "seconds", "record"]
+    assert lines[3].split() == ["a", "rel-a", "end", "reproduced", "3/3", "[0.44-1.00]", "3", "10", "/r/a.json"]
+    assert [ln.split()[0] for ln in lines[3:7]] == ["a", "d", "b", "c"]  # in the order they were probed
+    assert lines[7] == "boundary: reproduced up to kernel b (2/2 [0.34-1.00]); not-reproduced from kernel c (0/5 [0.00-0.43])"
+    assert lines[8] == ("issue: `close-range:flag` is reproduced up to kernel b (2/2 [0.34-1.00]) and not-reproduced "
+                        "from kernel c (0/5 [0.00-0.43]); bisected over 4 kernel points with 4 probes, 15 runs in "
+                        "40 s (`python lab.py bisect close-range:flag --kernel a --kernel d`)")
