@@ -197,3 +197,14 @@ def test_the_issue_line_names_both_sides():
     assert line.startswith("`pidfd-leak:findprocess` is not-reproduced up to go p1 (0/2 [0.00-0.66]) and "
                            "reproduced from go p2 (1/1 [0.21-1.00]); bisected over 4 go points with 4 probes, ")
     assert line.endswith("(`python lab.py bisect pidfd-leak:findprocess --go 1.21..1.27`)")
+
+
+@pytest.mark.parametrize("n_points", [2, 3, 4, 5, 8, 9, 17, 26, 27, 64])
+def test_every_boundary_costs_at_most_ceil_log2_n_plus_2_probes(n_points):
+    # every step position, both directions: a deterministic bug appearing or disappearing there
+    for step in range(1, n_points):
+        for before, after in ((0.0, 1.0), (1.0, 0.0)):
+            res = Synthetic([before if i < step else after for i in range(n_points)]).run()
+            assert res.status == "found" and res.first.index == step and res.last.index == step - 1
+            assert len(res.probes) <= math.ceil(math.log2(n_points)) + 2
+            assert len({p.point for p in res.probes}) == len(res.probes)  # no point probed twice
