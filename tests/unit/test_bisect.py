@@ -157,7 +157,7 @@ def test_a_rate_that_varies_misleads_the_fast_bar_and_not_the_strict_one():
         strict = Synthetic(rates, seed=seed).run(Rule(cap=80, strict=True))
         fast_wrong += fast.status == "found" and fast.first.point != "p6"
         strict_wrong += strict.status == "found" and strict.first.point != "p6"
-    assert fast_wrong > 5 and strict_wrong <= 1
+    assert fast_wrong >= 15 and strict_wrong == 0  # 20 and 0 of these 30 seeds
 
 
 def test_an_error_at_an_end_stops_before_any_halving():
