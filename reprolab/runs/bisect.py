@@ -7,9 +7,10 @@ it repeats the variant there until `rule.done(k, n)`, and writes one record for 
 The search checks both ends first and refuses when they agree; then it halves the range until two
 adjacent points differ. Each probe is decided statistically (Rule), never by one run: reproduced
 once a run observed the bug (its Wilson interval excludes 0, the absent side's rate); not-reproduced
-once its interval's upper bound falls below the reproducing side's rate (the lower bound of an end
-that reproduced in every run, never below --max-rate; a flaky end, or `strict`, leaves --max-rate
-alone as the bar, so that a race's varying rate cannot make a probe look absent); undecided when the cap on runs comes first, and an undecided probe stops
+once its interval's upper bound falls below --max-rate (the rate the reproducing side is taken to
+exceed, as `run --until-decided`), or with `fast` below the lower bound of a reproducing end that
+reproduced in every run (2 clean runs instead of 35, for bugs that show in every run or never);
+undecided when the cap on runs comes first, and an undecided probe stops
 the search: the range is narrowed as far as the evidence goes, never guessed. A probe whose
 outcome is neither end's (hang, skipped), or whose rate is incompatible with its own side's end,
 is said, with where: the axis may not be a single step.
@@ -41,7 +42,7 @@ class Rule:
     cap: int = DEFAULT_CAP
     least: int = 1
     exclude: float = None
-    strict: bool = False  # not-reproduced only below --max-rate, whatever the reproducing side's rate
+    fast: bool = False  # not-reproduced also below `exclude` (--fast-absence): see bar
 
     def __post_init__(self):
         if not 0 < self.confidence < 1 or not 0 < self.max_rate < 1:
@@ -54,8 +55,11 @@ class Rule:
 
     @property
     def bar(self):
-        """A probe's interval must lie below this for it to be not-reproduced."""
-        return self.max_rate if self.strict else max(self.max_rate, self.exclude or 0.0)
+        """A probe's interval must lie below this for it to be not-reproduced: --max-rate, as `run
+        --until-decided`; with `fast`, the reproducing end's lower bound when that is higher (valid
+        when the bug shows at one rate wherever it shows: a rate of 30% next to an end of 100% is
+        then called absent after 2 clean runs half the time)."""
+        return max(self.max_rate, self.exclude or 0.0) if self.fast else self.max_rate
 
     def decide(self, k, n):
         """reproduced, not-reproduced, or None (not yet) for k reproduced of n decided runs."""
@@ -228,6 +232,15 @@ def bisect(points, probe, rule=Rule(), end_runs=DEFAULT_END_RUNS, progress=lambd
         mid = (lo + hi) // 2
         p = measure(mid, inner)
         by_index[mid] = p
+        if inner.fast and inner.exclude is not None and p.outcome == REPRODUCED and p.k < p.n:
+            # the fast bar assumed the bug shows in every run wherever it shows: not so here
+            fast = [q.point for q in result.probes if q.role == "probe" and q.outcome == ABSENT]
+            result.notes.append(
+                f"{p.point} reproduces in {p.k} of {p.n} runs, not in every run as the end {rep.point} "
+                f"({rep.cell}): later probes need --max-rate for absence"
+                + (f"; {', '.join(fast)} were called not-reproduced against the end's rate, rerun with "
+                   f"without --fast-absence if the boundary matters" if fast else ""))
+            inner = replace(rule, exclude=None)
         if p.outcome == a.outcome:
             lo = mid
         elif p.outcome == b.outcome:
@@ -268,10 +281,9 @@ def runs_of(rec, path="", seconds=0.0, error="", detail=""):
 
 
 def _bar_of(rep):
-    """The rate the other side must exclude: the reproducing end's lower bound when it reproduced in
-    every run. A flaky end (k < N) gives none: its rate may differ a little from one point to the
-    next, and a probe at a slightly lower rate would be called absent after a few runs; then only
-    --max-rate decides absence, as `run --until-decided` does."""
+    """The rate the other side must exclude (used by a `fast` rule): the reproducing end's lower
+    bound when it reproduced in every run. A flaky end (k < N) gives none: its rate may differ from
+    one point to the next, and a probe at a lower rate would be called absent after a few runs."""
     return rep.low if rep.k == rep.n else None
 
 

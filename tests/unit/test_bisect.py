@@ -63,6 +63,13 @@ def test_the_boundary_may_go_either_way():
 
 def test_probes_are_decided_by_intervals_not_by_one_run():
     res = Synthetic([0.0] * 6 + [1.0] * 6).run()
+    for p in res.probes:  # as run --until-decided: absent once the interval's top is below --max-rate
+        assert (p.outcome, p.k, p.n) in (("not-reproduced", 0, 35), ("reproduced", p.n, p.n))
+        assert p.low > 0 if p.outcome == "reproduced" else p.high < 0.1
+
+
+def test_fast_absence_excludes_a_deterministic_ends_rate():
+    res = Synthetic([0.0] * 6 + [1.0] * 6).run(Rule(fast=True))
     first_end, last_end = res.probes[0], res.probes[1]
     # the end without the bug needs its interval's top below --max-rate: 0 of 35
     assert (first_end.k, first_end.n) == (0, 35) and first_end.high < 0.1
@@ -79,7 +86,7 @@ def test_probes_are_decided_by_intervals_not_by_one_run():
 
 def test_the_second_end_excludes_the_first_ends_rate():
     axis = Synthetic([1.0, 1.0, 0.0])
-    res = axis.run()
+    res = axis.run(Rule(fast=True))
     assert axis.calls[0][1].exclude is None
     assert axis.calls[1][1].exclude == pytest.approx(res.probes[0].low)
     assert res.probes[1].n == 2  # 0/2 [0.00-0.66] excludes 10/10 [0.72-1.00]
@@ -111,7 +118,7 @@ def test_an_undecided_probe_is_reported_never_guessed():
 def test_an_undecided_middle_probe_narrows_as_far_as_the_evidence_goes():
     # at p2 most runs give no verdict (they hang): its 12 runs leave too few to decide
     axis = Synthetic([1.0, 1.0, (0.0, 1.0), 0.0, 0.0], seed=5)
-    res = axis.run(Rule(cap=12))
+    res = axis.run(Rule(cap=12, fast=True))
     assert [p.point for p in res.probes] == ["p0", "p4", "p2"]
     p2 = res.probes[2]
     assert p2.outcome == "undecided" and p2.runs == 12 and p2.n == 0 and res.status == "undecided"
@@ -140,7 +147,7 @@ def test_a_probe_with_neither_ends_outcome_is_a_non_monotonic_axis_said_where():
 def test_a_rate_apart_from_its_ends_is_said_where():
     # reproduced from p6 on, but in 15% of runs near the step and always at the far end: two steps
     axis = Synthetic([0.0] * 6 + [0.15] * 6 + [1.0] * 4, seed=2)
-    res = axis.run(Rule(cap=200, strict=True))
+    res = axis.run(Rule(cap=200))
     assert res.status == "found"
     far = res.probes[1]
     slow = [p for p in res.probes if p.outcome == "reproduced" and p.high < far.low]
@@ -148,13 +155,13 @@ def test_a_rate_apart_from_its_ends_is_said_where():
     assert any(n.startswith(f"{slow[0].point} reproduces at {slow[0].cell}, apart from the end p15") for n in res.notes)
 
 
-def test_a_rate_that_varies_misleads_the_fast_bar_and_not_the_strict_one():
-    # the fast bar (the reproducing end's rate) assumes one rate on that side; --strict-absence does not
+def test_a_rate_that_varies_misleads_the_fast_bar_and_not_the_default_one():
+    # the fast bar (the reproducing end's rate) assumes one rate on that side; --max-rate does not
     rates = [0.0] * 6 + [0.3] * 6 + [1.0] * 4
     strict_wrong = fast_wrong = 0
     for seed in range(30):
-        fast = Synthetic(rates, seed=seed).run(Rule(cap=80))
-        strict = Synthetic(rates, seed=seed).run(Rule(cap=80, strict=True))
+        fast = Synthetic(rates, seed=seed).run(Rule(cap=80, fast=True))
+        strict = Synthetic(rates, seed=seed).run(Rule(cap=80))
         fast_wrong += fast.status == "found" and fast.first.point != "p6"
         strict_wrong += strict.status == "found" and strict.first.point != "p6"
     assert fast_wrong >= 15 and strict_wrong == 0  # 20 and 0 of these 30 seeds
@@ -192,7 +199,7 @@ def test_a_bad_rule_is_refused(kwargs, message):
 
 
 def test_the_issue_line_names_both_sides():
-    res = Synthetic([0.0, 0.0, 1.0, 1.0]).run()
+    res = Synthetic([0.0, 0.0, 1.0, 1.0]).run(Rule(fast=True))
     line = bisect.issue_line(res, "pidfd-leak:findprocess", "python lab.py bisect pidfd-leak:findprocess --go 1.21..1.27")
     assert line.startswith("`pidfd-leak:findprocess` is not-reproduced up to go p1 (0/2 [0.00-0.66]) and "
                            "reproduced from go p2 (1/1 [0.21-1.00]); bisected over 4 go points with 4 probes, ")
@@ -208,3 +215,20 @@ def test_every_boundary_costs_at_most_ceil_log2_n_plus_2_probes(n_points):
             assert res.status == "found" and res.first.index == step and res.last.index == step - 1
             assert len(res.probes) <= math.ceil(math.log2(n_points)) + 2
             assert len({p.point for p in res.probes}) == len(res.probes)  # no point probed twice
+
+
+def test_fast_absence_falls_back_to_max_rate_once_a_probe_shows_the_rate_is_not_one():
+    rates = [0.0] * 6 + [0.3] * 6 + [1.0] * 4
+    seen = 0
+    for seed in range(30):
+        axis = Synthetic(rates, seed=seed)
+        res = axis.run(Rule(cap=80, fast=True))
+        partial = [i for i, p in enumerate(res.probes) if p.role == "probe" and p.outcome == "reproduced" and p.k < p.n]
+        if not partial:
+            continue
+        seen += 1
+        p = res.probes[partial[0]]
+        assert any(n.startswith(f"{p.point} reproduces in 1 of {p.n} runs, not in every run as the end p15 "
+                                f"(10/10 [0.72-1.00]): later probes need --max-rate for absence") for n in res.notes)
+        assert all(rule.bar == 0.1 for _, rule in axis.calls[partial[0] + 1:])
+    assert seen >= 3

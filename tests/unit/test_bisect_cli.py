@@ -53,7 +53,7 @@ def test_the_output_names_the_boundary_each_probe_and_the_issue_line():
     outcomes = {"a": (3, 3), "b": (2, 2), "c": (0, 5), "d": (0, 5)}
     probe = lambda point, rule: bisect.Runs(*outcomes[point], outcomes[point][1], 10.0, f"/r/{point}.json",
                                             detail=f"rel-{point}")
-    res = bisect.bisect(list("abcd"), probe, bisect.Rule(), end_runs=3, axis="kernel")
+    res = bisect.bisect(list("abcd"), probe, bisect.Rule(fast=True), end_runs=3, axis="kernel")
     target = selection.select(catalog.load_all(KERNEL_STEP), ["close-range:flag"])[0]
     text = cli._bisect_text(res, target, "simple", "python lab.py bisect close-range:flag --kernel a --kernel d")
     lines = text.splitlines()
