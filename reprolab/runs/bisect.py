@@ -234,11 +234,11 @@ def bisect(points, probe, rule=Rule(), end_runs=DEFAULT_END_RUNS, progress=lambd
         by_index[mid] = p
         if inner.fast and inner.exclude is not None and p.outcome == REPRODUCED and p.k < p.n:
             # the fast bar assumed the bug shows in every run wherever it shows: not so here
-            fast = [q.point for q in result.probes if q.role == "probe" and q.outcome == ABSENT]
+            fast = [q.point for q in result.probes if q.outcome == ABSENT and q.high >= rule.max_rate]
             result.notes.append(
                 f"{p.point} reproduces in {p.k} of {p.n} runs, not in every run as the end {rep.point} "
                 f"({rep.cell}): later probes need --max-rate for absence"
-                + (f"; {', '.join(fast)} were called not-reproduced against the end's rate, rerun with "
+                + (f"; {', '.join(fast)} were called not-reproduced against the end's rate, rerun "
                    f"without --fast-absence if the boundary matters" if fast else ""))
             inner = replace(rule, exclude=None)
         if p.outcome == a.outcome:
