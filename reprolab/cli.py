@@ -111,7 +111,7 @@ def parser():
     bi = sub.add_parser("bisect", help="find where one variant's outcome changes along an axis (kernels)",
                         description="Probe both ends of the axis (refused when they agree), then halve the "
                                     "range until two adjacent points differ. Each probe repeats the variant "
-                                    "until its 95%% Wilson interval excludes the other side's rate: reproduced "
+                                    "until its 95% Wilson interval excludes the other side's rate: reproduced "
                                     "once a run observes the bug; not-reproduced once the interval's top is "
                                     "below --max-rate (or, with --fast-absence, below the lower bound of an end "
                                     "that reproduced in every run); undecided at --max-runs, and then the search "
