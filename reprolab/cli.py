@@ -118,6 +118,41 @@ def parser():
     ver.add_argument("--refresh", action="store_true", help="ask the index again, even within the hour")
     ver.add_argument("--fetch", action="store_true", help="download (and unpack) the listed releases not yet cached")
 
+    bi = sub.add_parser("bisect", help="find where one variant's outcome changes along an axis (kernels)",
+                        description="Probe both ends of the axis (refused when they agree), then halve the "
+                                    "range until two adjacent points differ. Each probe repeats the variant "
+                                    "until its 95% Wilson interval excludes the other side's rate: reproduced "
+                                    "once a run observes the bug; not-reproduced once the interval's top is "
+                                    "below --max-rate (or, with --fast-absence, below the lower bound of an end "
+                                    "that reproduced in every run); undecided at --max-runs, and then the search "
+                                    "stops there. One record per probe. Exit 0 when a boundary is found, 1 "
+                                    "when none is (ends agree, undecided, non-monotonic, error). See docs/bisect.md.")
+    bi.add_argument("selector", metavar="SELECTOR", help="one variant: SCENARIO:VARIANT (with --suite when it has several)")
+    bi.add_argument("--suite", action="append", default=[], choices=SUITES, help="the suite of the variant")
+    bi.add_argument("--kernel", action="append", default=[], metavar="KERNEL",
+                    help="a point of the kernel axis, as run --kernel (5.10, 6.1, bookworm, a bzImage path, "
+                         "host); repeat, at least two; ordered by release")
+    _version_options(bi)
+    bi.add_argument("--cgroup", default="v2", choices=("v1", "v2"), help="cgroup layout of the guests (default v2)")
+    bi.add_argument("--max-runs", type=_positive, default=40, metavar="N",
+                    help="runs per probe at most (default 40: 35 runs without the bug are needed below 0.1)")
+    bi.add_argument("--end-runs", type=_positive, default=10, metavar="N",
+                    help="runs at a reproducing end at least, so that its rate is measured (default 10)")
+    bi.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
+    bi.add_argument("--max-rate", type=float, default=0.1, help="rate below which a bug counts as absent (default 0.1)")
+    bi.add_argument("--fast-absence", action="store_true",
+                    help="a probe is also not-reproduced once its interval's top is below the lower bound of an "
+                         "end that reproduced in every run (2 clean runs instead of 35): for bugs that show in "
+                         "every run or never, not for races")
+    bi.add_argument("--format", default="simple", help="tabulate table format (default: simple)")
+    bi.add_argument("--json", action="store_true", help="also print the bisection as JSON")
+    bi.add_argument("--build-timeout", type=_seconds, default=os.environ.get("REPROLAB_BUILD_TIMEOUT", "1800"),
+                    metavar="SECONDS", help="stop an image's build after this long (default 1800)")
+    bi.add_argument("--guest-memory", type=_positive, default=2048, metavar="MiB", help="memory per guest (default 2048)")
+    bi.add_argument("--guest-cpus", type=_positive, default=2, metavar="N", help="CPUs per guest (default 2)")
+    bi.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
+                    help="seconds for a guest's engine to answer (default 300)")
+
     from reprolab.results.compare import RULE
     cmp = sub.add_parser("compare", help="compare records side by side (columns: kernels by default)",
                          description=f"Rows are scenario × variant × suite. A cell is the outcome, or "
@@ -467,6 +502,90 @@ def cmd_versions(args, argv):
     return 0
 
 
+# bisect's axes: (name, the option that names its points, the points given); one at a time. A
+# version axis given with --kernel names the one release the kernel bisection builds with.
+def _bisect_axes(args, targets=()):
+    specs = _version_specs(args)
+    go = list(dict.fromkeys(t.release.get("go") for t in targets if t.release.get("go")))
+    if args.kernel and len(go) <= 1:
+        specs = {}
+    return [(name, option, values) for name, option, values in (
+        ("kernel", "--kernel", args.kernel), ("go", "--go", go if specs.get("go") else [])) if values]
+
+
+def _bisect_axis(args, argv, target, targets=()):
+    named = _bisect_axes(args, targets)
+    if not named:
+        raise UserError("bisect needs an axis and its points: --kernel K1 --kernel K2 ... or --go A..B")
+    if len(named) > 1:
+        raise UserError(f"bisect walks one axis at a time; got {' and '.join(o for _, o, _ in named)}")
+    name, option, values = named[0]
+    if len(dict.fromkeys(values)) < 2:
+        raise UserError(f"bisect needs at least two points on the {name} axis ({option} A {option} B ...); "
+                        f"got {len(dict.fromkeys(values))} ({values[0]})")
+    if name == "go":
+        from reprolab.axes.go import GoAxis
+        return GoAxis(args.go, targets, args.results, ["lab.py"] + list(argv), build_timeout=args.build_timeout,
+                      progress=_progress)
+    from reprolab.axes.kernel import KernelAxis
+    if targets and targets[0].recipe.layers:  # a variant on one release, bisected over kernels
+        from reprolab.runs import points as release_points
+        target = release_points.prepare([target], explicit=tuple(_version_specs(args)), progress=_progress)[0]
+    return KernelAxis(values, [target], args.results, ["lab.py"] + list(argv), cgroup=args.cgroup,
+                      memory_mb=args.guest_memory, cpus=args.guest_cpus, boot_timeout=args.boot_timeout,
+                      build_timeout=args.build_timeout, progress=_progress)
+
+
+def cmd_bisect(args, argv):
+    from reprolab.runs import bisect
+    table.check_format(args.format)
+    rule = bisect.Rule(confidence=args.confidence, max_rate=args.max_rate, cap=args.max_runs,
+                       fast=args.fast_absence)
+    if args.end_runs > args.max_runs:
+        raise UserError(f"--end-runs {args.end_runs} is more than --max-runs {args.max_runs}")
+    targets = selection.select(catalog.load_all(args.scenarios), [args.selector], args.suite, _version_specs(args))
+    variants = list(dict.fromkeys((t.scenario.name, t.variant.name, t.suite) for t in targets))
+    on_releases = len(variants) == 1 and _bisect_axes(args, targets) and _bisect_axes(args, targets)[0][0] != "kernel"
+    if len(variants) != 1 or (len(targets) != 1 and not on_releases):
+        keys = ", ".join(t.key for t in targets[:4]) + (", ..." if len(targets) > 4 else "")
+        raise UserError(f"bisect: {args.selector} selects {len(targets)} runs ({keys}); bisect walks one "
+                        f"variant on one suite: give SCENARIO:VARIANT and --suite")
+    target = targets[0]
+    axis = _bisect_axis(args, argv, target, targets)
+    why = axis.check(target)
+    if why:
+        raise UserError(f"bisect: {target.key} does not use the {axis.name} axis: {why}")
+    points = axis.points()
+    if len(points) < 2:
+        raise UserError(f"bisect needs at least two points on the {axis.name} axis; {', '.join(axis.specs)} "
+                        f"name {len(points)} {axis.name} ({', '.join(points)})")
+    _progress(f"bisect {target.key} over {axis.name}: {' < '.join(points)}; at most "
+              f"{bisect.max_probes(len(points))} probes")
+    res = bisect.bisect(points, axis.probe, rule, args.end_runs, _progress, axis.name)
+    import shlex
+    print(_bisect_text(res, target, args.format, "python " + shlex.join(["lab.py"] + list(argv))))
+    if args.json:
+        print(json.dumps(res.as_json(), indent=1))
+    return 0 if res.status == "found" else 1
+
+
+def _bisect_text(res, target, fmt, command):
+    from reprolab.runs import bisect
+    rows = [(p.point, p.detail, p.role, p.outcome, p.cell, p.runs, f"{p.seconds:.0f}", p.record) for p in res.probes]
+    lines = [f"bisect {target.key} over {res.axis}: {len(res.points)} points, {len(res.probes)} probes, "
+             f"{res.runs} runs, {res.seconds:.0f} s",
+             tabulate(rows, headers=(res.axis, "is", "role", "outcome", "k/N [95%]", "runs", "seconds", "record"),
+                      tablefmt=fmt)]
+    if res.status == "found":
+        lines.append(f"boundary: {res.last.outcome} up to {res.axis} {res.last.point} ({res.last.cell}); "
+                     f"{res.first.outcome} from {res.axis} {res.first.point} ({res.first.cell})")
+    else:
+        lines.append(f"no boundary: {res.status}")
+    lines += [f"note: {n}" for n in res.notes]
+    lines.append("issue: " + bisect.issue_line(res, f"{target.scenario.name}:{target.variant.name}", command))
+    return "\n".join(lines)
+
+
 def cmd_compare(args, argv):
     from reprolab.results import compare
     table.check_format(args.format)
@@ -584,6 +703,6 @@ def cmd_compose(args, argv):
 
 
 COMMANDS = {"list": cmd_list, "validate": cmd_validate, "new": cmd_new, "base": cmd_base, "build": cmd_build,
-            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
+            "run": cmd_run, "bisect": cmd_bisect, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
             "cache": cmd_cache, "versions": cmd_versions,
             "compose": cmd_compose}

@@ -56,8 +56,10 @@ def remove_run_containers(client, run_id):
 class Session:
     def __init__(self, client, targets, results_dir, argv, progress=lambda msg: None, repeat=1,
                  until_decided=False, confidence=0.95, max_rate=0.1, jobs=1, base_source=None,
-                 build_timeout=build.DEFAULT_TIMEOUT, host_extra=None, prebuilt=None):
+                 build_timeout=build.DEFAULT_TIMEOUT, host_extra=None, prebuilt=None, decide=None):
         self.build_timeout = build_timeout
+        # until_decided's rule, (k, n) -> stop; bisect passes its own (runs.bisect.Rule.done)
+        self.decide = decide or (lambda k, n: stats.decided(k, n, confidence, max_rate))
         # facts the endpoint adds to the engine's own (a guest's kernel, accelerator, boot time)
         self.host_extra = host_extra or {}
         # {tag: why it is missing or ''}: the images were built on the lab's own engine and sent here;
@@ -154,7 +156,7 @@ class Session:
                 k += entry["outcome"] == "reproduced"
             elif entry["outcome"] in ("skipped", "error"):
                 return  # repeating cannot change a missing prerequisite or a broken build
-            if self.until_decided and n and stats.decided(k, n, self.confidence, self.max_rate):
+            if self.until_decided and n and self.decide(k, n):
                 self.progress(f"{target.key}: decided after {n} run(s): {stats.rate_cell(k, n, self.confidence)}")
                 return
 

@@ -18,6 +18,7 @@ ALLOWED = {
     "guests": {"common", "versions", "engines"},
     "runs": {"common", "versions", "scenarios", "engines", "results"},
     "exports": {"common", "versions", "scenarios", "engines", "runs", "results"},
+    "axes": {"common", "versions", "scenarios", "engines", "guests", "runs", "results"},
 }
 TOP = {"__init__", "__main__", "cli", "__version__"}
 
