@@ -202,14 +202,16 @@ def lanes(targets, skip=lambda target: ""):
     By base because the classic builder does not share a step that two builds are making at the same
     moment: two images of one suite started together would each install the suite's toolchain (about
     100 s); one after the other, the second finds the first's layer in the cache. Lanes of different
-    suites share no layer, so the three toolchains are installed at once."""
+    suites share no layer, so the three toolchains are installed at once. Targets on different
+    releases of a version axis (their own toolchain images) get lanes of their own too."""
     out, seen = {}, set()
     for t in targets:
         tag = render.image_tag(t.scenario, t.variant, t.recipe)
         if tag in seen or skip(t):
             continue
         seen.add(tag)
-        out.setdefault(t.recipe.base, []).append(t)
+        # releases of a version axis share no layer after the suite's toolchain: a lane each
+        out.setdefault((t.recipe.base, tuple(la.release for la in t.recipe.layers)), []).append(t)
     return list(out.values())
 
 
