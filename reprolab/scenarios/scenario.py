@@ -132,7 +132,10 @@ class Scenario:
                 common["toolchain"] = bool(dict(variant.overrides)["toolchain"])
             return [Recipe(base=variant.image, suite="", **common)]
         chosen = variant.suites or tuple(merged["suites"])
-        return [Recipe(base=f"debian:{s}", suite=s, layers=tuple(point), **common)
+        # a release layer brings its own Go (and no C compiler: it sets CGO_ENABLED=0), so the
+        # build stage skips the suite's common toolchain (1.2 GB) for it
+        return [Recipe(base=f"debian:{s}", suite=s, layers=tuple(point),
+                       **dict(common, toolchain=common["toolchain"] and not point))
                 for s in chosen if not suites or s in suites for point in points]
 
 

@@ -61,7 +61,9 @@ class Layer:
     @property
     def env(self):
         # GOTOOLCHAIN=local: never switch to another toolchain (there is no network to fetch one)
-        return (("GOROOT", self.dest), ("GOTOOLCHAIN", "local"), ("PATH", f"{self.dest}/bin:{BASE_PATH}"))
+        # CGO_ENABLED=0: the build stage of a release has no C compiler (no suite toolchain layer)
+        return (("GOROOT", self.dest), ("GOTOOLCHAIN", "local"), ("CGO_ENABLED", "0"),
+                ("PATH", f"{self.dest}/bin:{BASE_PATH}"))
 
     @property
     def tag_suffix(self):
