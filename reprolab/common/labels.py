@@ -25,3 +25,10 @@ BASE_SUITE = f"{PREFIX}.base.suite"
 # removes exactly these, so that tests meet the engine as a fresh machine has it
 FIXTURE = f"{PREFIX}.fixture"
 FIXTURE_TAG = "fixture"
+
+# toolchain images, one per release of a version axis (reprolab/toolchain-go:1.23.1)
+TOOLCHAIN = f"{PREFIX}.toolchain"  # the axis: go
+TOOLCHAIN_RELEASE = f"{PREFIX}.toolchain.release"  # the source's name of the release: 1.23.3.1
+TOOLCHAIN_VERSION = f"{PREFIX}.toolchain.version"  # what the toolchain says it is: go1.23.3
+TOOLCHAIN_SHA256 = f"{PREFIX}.toolchain.sha256"  # of the wheel it was unpacked from
+RELEASE = f"{PREFIX}.release"  # + .<axis> on a scenario image: the release it was built with

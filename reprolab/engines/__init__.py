@@ -2,4 +2,4 @@
 privileges, container ownership and labels, image transfer, cleaning strays, and the endpoints
 (where an engine comes from) that the runs see.
 
-May import: common, scenarios."""
+May import: common, versions, scenarios."""

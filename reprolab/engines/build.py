@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import docker
 
 from reprolab.common import heartbeat
-from reprolab.engines import bases
+from reprolab.engines import bases, toolchains
 from reprolab.scenarios import render
 from reprolab.engines.engine_errors import ENGINE_FAILURES, boundary, url
 
@@ -172,7 +172,10 @@ class TargetBuild:
 
 
 def build_target(client, target, base, progress=lambda msg: None, reuse=True, timeout=DEFAULT_TIMEOUT):
-    """Render and build one target on `base` (a bases.Base made sure of): (context, Built)."""
+    """Render and build one target on `base` (a bases.Base made sure of): (context, Built). The
+    images of its release layers (toolchains.py) are made first: its build stage copies from them."""
+    for layer in target.recipe.layers:
+        toolchains.ensure(client, layer, progress)
     ctx = render.render(target.scenario, target.variant, target.recipe)
     with heartbeat.activity(progress, f"building {ctx.tag}") as act:
         def step(line):
@@ -199,14 +202,16 @@ def lanes(targets, skip=lambda target: ""):
     By base because the classic builder does not share a step that two builds are making at the same
     moment: two images of one suite started together would each install the suite's toolchain (about
     100 s); one after the other, the second finds the first's layer in the cache. Lanes of different
-    suites share no layer, so the three toolchains are installed at once."""
+    suites share no layer, so the three toolchains are installed at once. Targets on different
+    releases of a version axis (their own toolchain images) get lanes of their own too."""
     out, seen = {}, set()
     for t in targets:
         tag = render.image_tag(t.scenario, t.variant, t.recipe)
         if tag in seen or skip(t):
             continue
         seen.add(tag)
-        out.setdefault(t.recipe.base, []).append(t)
+        # releases of a version axis share no layer after the suite's toolchain: a lane each
+        out.setdefault((t.recipe.base, tuple(la.release for la in t.recipe.layers)), []).append(t)
     return list(out.values())
 
 

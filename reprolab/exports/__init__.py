@@ -1,3 +1,3 @@
 """Exports: what the lab writes for tools other than itself to run (docker-compose.yml).
 
-May import: common, scenarios, engines, runs, results."""
+May import: common, versions, scenarios, engines, runs, results."""

@@ -2,4 +2,4 @@
 kernels and the archive, root and image disks, the initramfs, qemu argv (pure), the guest
 lifecycle, and the matrix of kernels x layouts offered to a run as endpoints.
 
-May import: common, engines. Never runs: a guest reaches a run only as an endpoint."""
+May import: common, versions, engines. Never runs: a guest reaches a run only as an endpoint."""

@@ -1,4 +1,4 @@
 """Results: the run record and its schema, tables, compare (pivots of many records), JUnit and the
 HTML report. Records are read and written here; nothing here talks to an engine.
 
-May import: common. Never engines, guests or runs."""
+May import: common, versions. Never engines, guests or runs."""

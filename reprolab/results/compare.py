@@ -18,6 +18,8 @@ from tabulate import tabulate
 from reprolab.common import stats
 from reprolab.results import environment, record
 from reprolab.common.errors import RecordError, UserError
+from reprolab.versions import release as versions
+from reprolab.versions.axis import SOURCES as VERSION_AXES
 
 ENV = "env"  # the default --by: a column per environment
 BY = {
@@ -29,6 +31,8 @@ BY = {
     "run": lambda rec: rec["run_id"],
     "suite": None,  # the suite moves from the rows to the columns
 }
+# a version axis (go) is a column too: the release of each result, columns ordered as versions
+AXES = tuple(VERSION_AXES)
 DIFF_MARK = " *"
 RAN = ("reproduced", "not-reproduced")
 RULE = ("k/N cells differ when one is 0/N and another is not, "
@@ -88,13 +92,26 @@ def pivot(records, by=ENV):
                                 for key, cells in rows.items())
 
 
+def point(r, without=""):
+    """A result's suite and releases as its rows show them: `bookworm go1.23.1` (the axis `without`
+    left out: it is the columns)."""
+    return r["suite"] + "".join(f" {a}{v}" for a, v in (r.get("release") or {}).items() if a != without)
+
+
+def release_of(r, axis):
+    """The release of result `r` on `axis`, or '-' for a result that is not on it."""
+    return (r.get("release") or {}).get(axis) or "-"
+
+
 def column_of(by):
     """The column of a record for `by`: one key of BY, or two or more joined by commas
     (`kernel,cgroup`: a column per kernel and cgroup layout, named "6.1.0-56-amd64 v2")."""
     parts = by.split(",")
+    if by in AXES:
+        return None  # per result, not per record: see pivot_of
     if any(p not in BY for p in parts) or (len(parts) > 1 and ("suite" in parts or ENV in parts)):
-        raise UserError(f"--by {by}: choose one of {', '.join(BY)}, or several but {ENV} and suite joined by "
-                        f"commas (kernel,cgroup)")
+        raise UserError(f"--by {by}: choose one of {', '.join(list(BY) + list(AXES))}, or several but {ENV}, "
+                        f"suite and {', '.join(AXES)} joined by commas (kernel,cgroup)")
     if len(parts) == 1:
         return BY[by]
     return lambda rec: " ".join(BY[p](rec) for p in parts)
@@ -117,6 +134,8 @@ def pivot_of(records, by=ENV):
         col = lambda rec, r: place[id(r)]  # noqa: E731
     elif by == "suite":
         col = lambda rec, r: r["suite"]  # noqa: E731
+    elif by in AXES:
+        col = lambda rec, r: release_of(r, by)  # noqa: E731
     else:
         col = lambda rec, r: column(rec)  # noqa: E731
     columns, rows = OrderedDict(), OrderedDict()
@@ -124,12 +143,14 @@ def pivot_of(records, by=ENV):
         c = col(rec, r)
         key = (r["scenario"], r["variant"] + (" (model)" if r.get("model") else ""))
         if by != "suite":
-            key += (r["suite"],)
+            key += (point(r, by),)  # releases stay in the rows unless they are the columns: never pooled
         columns.setdefault(c, None)
         rows.setdefault(key, {}).setdefault(c, []).append((rec, r))
         if by.split(",")[0] == "kernel":
             kernels[c] = rec["host"].get("kernel") or "?"
     columns = list(columns)
+    if by in AXES:
+        columns.sort(key=versions.key)  # 1.9 before 1.10; '-' (not on the axis) last
     if kernels:
         # builds of one release side by side, releases in the order first seen
         order = list(OrderedDict.fromkeys(release(kernels[c]) for c in columns))

@@ -19,9 +19,14 @@ def run_rows(record):
     rows = []
     for r in record["results"]:
         outcome = r["outcome"] + (" (model)" if r.get("model") else "")
-        rows.append((r["scenario"], r["variant"], r["suite"], outcome, r["expected"], r["match"],
+        rows.append((r["scenario"], r["variant"], _point(r), outcome, r["expected"], r["match"],
                      r.get("attempts", 0), f"{r.get('seconds', 0):.1f}s"))
     return rows
+
+
+def _point(r):
+    from reprolab.results import compare
+    return compare.point(r)
 
 
 def run_table(record, fmt="simple"):
@@ -46,7 +51,7 @@ def _repeat_rows(record):
     from reprolab.results import compare
     groups = {}
     for r in record["results"]:
-        groups.setdefault((r["scenario"], r["variant"], r["suite"]), []).append(r)
+        groups.setdefault((r["scenario"], r["variant"], compare.point(r)), []).append(r)
     rows = []
     for (sc, v, suite), rs in groups.items():
         matches = {r["match"] for r in rs}

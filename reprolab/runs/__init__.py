@@ -2,4 +2,4 @@
 verdict lines and read rules applied to what was seen, forensics and artifacts, container run
 options, prerequisites, and one selection on several hosts at once.
 
-May import: common, scenarios, engines, results."""
+May import: common, versions, scenarios, engines, results."""

@@ -17,17 +17,17 @@ def new(target, started, repeat=None):
         "replay": f"python lab.py run {sc.name}:{v.name}" + (f" --suite {recipe.suite}" if recipe.suite else ""),
         "docker_command": None, "started": record.utc(started),
     }
+    if recipe.layers:  # a point of the variant's version axes: the release, and what it says it is
+        entry["release"] = target.release
+        entry["toolchains"] = {la.axis: {"source": la.source, "version": la.toolchain, "sha256": la.sha256}
+                               for la in recipe.layers}
+        entry["replay"] += "".join(f" --{la.axis} {la.release}" for la in recipe.layers)
     if repeat is not None:
         entry["repeat"] = repeat
     return entry
 
 
-def key(entry):
-    """scenario:variant@suite, as targets name themselves."""
-    return f"{entry['scenario']}:{entry['variant']}@{entry['suite']}"
-
-
 def log_name(target, repeat=None):
     """The file name of a variant run's log: <scenario>.<variant>.<suite>[.<repeat>].log"""
-    suite = target.suite.replace('/', '_').replace(':', '_')
+    suite = target.point.replace('/', '_').replace(':', '_')  # the suite and any releases
     return f"{target.scenario.name}.{target.variant.name}.{suite}" + (f".{repeat}" if repeat is not None else "") + ".log"

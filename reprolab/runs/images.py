@@ -57,7 +57,7 @@ class RunImages:
 
     def log_name(self, target):
         """The build log's path relative to the results folder: logs/<run>/<scenario>.<variant>.<suite>.build.log"""
-        suite = target.suite.replace('/', '_').replace(':', '_')
+        suite = target.point.replace('/', '_').replace(':', '_')
         return f"logs/{self.run_id}/{target.scenario.name}.{target.variant.name}.{suite}.build.log"
 
     def _note(self, target, tag, built):

@@ -15,6 +15,8 @@ class Policy:
     max_rate: float = 0.1  # a rate below this counts as absent
     jobs: int = 1  # targets run at once
     build_timeout: float = build.DEFAULT_TIMEOUT
+    # until_decided's rule, (k, n) -> stop, when not stats.decided: bisect passes its own (bisect.Rule.done)
+    stop: object = None
 
     def __post_init__(self):
         if self.repeat < 1 or self.jobs < 1:
@@ -25,4 +27,6 @@ class Policy:
 
     def decided(self, k, n):
         """True when repeating can stop: asked to, and k of n decide at this confidence."""
-        return bool(self.until_decided and n and stats.decided(k, n, self.confidence, self.max_rate))
+        if not (self.until_decided and n):
+            return False
+        return bool(self.stop(k, n) if self.stop else stats.decided(k, n, self.confidence, self.max_rate))

@@ -27,6 +27,7 @@ from reprolab.runs import entry as entries
 from reprolab.runs import execute, prereq, recovery, runopts
 from reprolab.runs.images import RunImages, failure_reason
 from reprolab.runs.policy import Policy
+from reprolab.scenarios import selection
 
 RUN_LABEL = labels.RUN
 
@@ -193,7 +194,7 @@ class Session:
         image builds ran beside each run (a build shares the cores, so it can change a race's rate)."""
         order = {t.key: i for i, t in enumerate(self.targets)}
         results = self.record["results"]
-        results.sort(key=lambda r: (order.get(entries.key(r), 0), r.get("repeat", 0)))
+        results.sort(key=lambda r: (order.get(selection.result_key(r), 0), r.get("repeat", 0)))
         span = lambda r: self._spans.get(id(r), (0, 0))
         for r in results:
             a0, a1 = span(r)
@@ -201,7 +202,7 @@ class Session:
         if self.policy.jobs > 1:
             for r in results:
                 a0, a1 = span(r)
-                r["ran_beside"] = sorted({entries.key(o) for o in results
+                r["ran_beside"] = sorted({selection.result_key(o) for o in results
                                           if o is not r and span(o)[0] < a1 and a0 < span(o)[1]})
 
     # -- one variant run ------------------------------------------------------------------------
@@ -232,7 +233,8 @@ class Session:
         return entry
 
     def _skip_reason(self, target):
-        return prereq.skip_reason(target.scenario.requires, self.record["host"])
+        """Why `target` cannot run here: its point could not be had, or a prerequisite is missing."""
+        return target.unavailable or prereq.skip_reason(target.scenario.requires, self.record["host"])
 
     def _execute(self, target, entry):
         sc, v, recipe = target.scenario, target.variant, target.recipe
@@ -327,9 +329,9 @@ class Session:
                 self.record["host"] = {"engine_url": engine_url, "host_label": label, "local_engine": None,
                                        "kernel": None, "hostname": None}
                 self.record["host"].update(self.connected.facts)
-            done = {(r["scenario"], r["variant"], r["suite"]) for r in self.record["results"]}
+            done = {selection.result_key(r) for r in self.record["results"]}
             for target in self.targets:
-                if (target.scenario.name, target.variant.name, target.suite) in done:
+                if target.key in done:
                     continue
                 entry = entries.new(target, now, 1 if self.policy.repeat > 1 else None)
                 entry.update(outcome=Outcome.ERROR.value, reason=reason, ended=record.utc(now),

@@ -87,6 +87,9 @@ def _semantic(data, located, path):
             if s not in suites:
                 out.append((located.line(("variants", vname, "suites")),
                             f"variants.{vname}.suites: '{s}' is not in image.suites {suites}"))
+        if v.get("versions") and v.get("image"):
+            out.append((located.line(("variants", vname, "versions")),
+                        f"variants.{vname}.versions: a registry image brings its own toolchain; drop image or versions"))
         if v["expect"] == "hang" and not data["run"].get("hang_is_symptom"):
             out.append((located.line(("variants", vname, "expect")),
                         f"variants.{vname}.expect: 'hang' needs run.hang_is_symptom: true (a hang is otherwise a failure)"))
@@ -339,6 +342,8 @@ def _pattern_meaning(path):
         return "is not a valid environment value (no newlines or NUL bytes)"
     if keys and keys[-1] == "memory":
         return "is not a memory size (e.g. 512m, 1g)"
+    if "versions" in keys:
+        return "is not a release range (e.g. 1.23.1, 1.23, 1.21..1.27, '>=1.23', *)"
     if "kernel" in keys:
         return "is not a kernel release (e.g. 4.5 or 5.10.0)"
     if keys and keys[-1] == "include":

@@ -50,7 +50,8 @@ class BuildContext:
 
 
 def image_tag(scenario, variant, recipe):
-    return f"reprolab/{scenario.name}:{variant.name}" + (f"-{recipe.suite}" if recipe.suite else "")
+    return (f"reprolab/{scenario.name}:{variant.name}" + (f"-{recipe.suite}" if recipe.suite else "")
+            + "".join(layer.tag_suffix for layer in recipe.layers))
 
 
 def toolchain(images_dir=IMAGES_DIR):
@@ -129,6 +130,7 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
         (lab_labels.VARIANT, variant.name),
         (lab_labels.SUITE, recipe.suite or recipe.base),
     ] + ([(lab_labels.FIXTURE, "true")] if lab_labels.FIXTURE_TAG in scenario.tags else [])
+    base_labels += [(f"{lab_labels.RELEASE}.{layer.axis}", layer.release) for layer in recipe.layers]
 
     def dockerfile(labels, where):
         return env.get_template("Dockerfile.j2").render(
@@ -145,3 +147,15 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
     all_files = tuple(sorted([("Dockerfile", text.encode(), 0o644)] + files))
     return BuildContext(tag=image_tag(scenario, variant, recipe), dockerfile=text, files=all_files,
                         content_hash=content_hash, labels=tuple(labels))
+
+
+def toolchain_labels(layer):
+    return ((lab_labels.TOOLCHAIN, layer.axis), (lab_labels.TOOLCHAIN_RELEASE, layer.release),
+            (lab_labels.TOOLCHAIN_VERSION, layer.toolchain), (lab_labels.TOOLCHAIN_SHA256, layer.sha256))
+
+
+def toolchain_dockerfile(layer, images_dir=IMAGES_DIR):
+    """The Dockerfile of one release's own image (versions.axis.Layer): FROM scratch, the unpacked
+    toolchain copied in, labelled with the hash of what it was unpacked from. Pure."""
+    return environment(images_dir).get_template("toolchain-layer.Dockerfile.j2").render(
+        layer=layer, labels=toolchain_labels(layer))

