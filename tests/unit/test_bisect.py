@@ -232,3 +232,14 @@ def test_fast_absence_falls_back_to_max_rate_once_a_probe_shows_the_rate_is_not_
                                 f"(10/10 [0.72-1.00]): later probes need --max-rate for absence") for n in res.notes)
         assert all(rule.bar == 0.1 for _, rule in axis.calls[partial[0] + 1:])
     assert seen >= 3
+
+
+def test_runs_of_a_session_record():
+    rec = {"results": [{"outcome": o, "reason": f"why {o}"} for o in
+                       ("not-reproduced", "hang", "reproduced", "not-reproduced")]}
+    assert bisect.runs_of(rec, "/r/x.json", 12.5, detail="6.1.0-41-amd64") == \
+        Runs(1, 3, 4, 12.5, "/r/x.json", "hang", "why hang", "6.1.0-41-amd64")
+    # a session that failed before any run (its host unreachable) is an error of the probe
+    assert bisect.runs_of(None, "", 3.0, "engine error: gone") == Runs(0, 0, 0, 3.0, "", "error", "engine error: gone")
+    failed = {"results": [{"outcome": "error", "reason": "image build failed"}]}
+    assert bisect.runs_of(failed, "/r/y.json", 1.0, "ignored") == Runs(0, 0, 1, 1.0, "/r/y.json", "error", "image build failed")
