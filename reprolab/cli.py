@@ -432,25 +432,30 @@ def _guests(args, targets, endpoints):
     return endpoints + guests.endpoints, guests.stop, guests.missing, guests.local
 
 
-# bisect's axes: (name, the option that names its points, the points given); one at a time
-def _bisect_axes(args):
-    return [(name, option, values) for name, option, values in (("kernel", "--kernel", args.kernel),) if values]
+def _bisect_axes(args, argv, target):
+    """bisect's axes: {name: (its option, the points given, a maker of the axis)}; a new axis (a
+    toolchain's releases) is one more entry here and a module in reprolab/axes/."""
+    def kernel():
+        from reprolab.axes.kernel import KernelAxis
+        return KernelAxis(args.kernel, [target], args.results, ["lab.py"] + list(argv), cgroup=args.cgroup,
+                          memory_mb=args.guest_memory, cpus=args.guest_cpus, boot_timeout=args.boot_timeout,
+                          build_timeout=args.build_timeout, progress=_progress)
+    return {"kernel": ("--kernel", args.kernel, kernel)}
 
 
 def _bisect_axis(args, argv, target):
-    named = _bisect_axes(args)
+    named = [(name, option, values, make) for name, (option, values, make)
+             in _bisect_axes(args, argv, target).items() if values]
     if not named:
-        raise UserError("bisect needs an axis and its points: --kernel K1 --kernel K2 ...")
+        options = " or ".join(f"{o} A {o} B ..." for o, _, _ in _bisect_axes(args, argv, target).values())
+        raise UserError(f"bisect needs an axis and its points: {options}")
     if len(named) > 1:
-        raise UserError(f"bisect walks one axis at a time; got {' and '.join(o for _, o, _ in named)}")
-    name, option, values = named[0]
+        raise UserError(f"bisect walks one axis at a time; got {' and '.join(o for _, o, _, _ in named)}")
+    name, option, values, make = named[0]
     if len(dict.fromkeys(values)) < 2:
         raise UserError(f"bisect needs at least two points on the {name} axis ({option} A {option} B ...); "
                         f"got {len(dict.fromkeys(values))} ({values[0]})")
-    from reprolab.axes.kernel import KernelAxis
-    return KernelAxis(values, [target], args.results, ["lab.py"] + list(argv), cgroup=args.cgroup,
-                      memory_mb=args.guest_memory, cpus=args.guest_cpus, boot_timeout=args.boot_timeout,
-                      build_timeout=args.build_timeout, progress=_progress)
+    return make()
 
 
 def cmd_bisect(args, argv):

@@ -15,7 +15,7 @@ KERNEL_STEP = str(ROOT / "tests" / "fixtures" / "kernel-step")
     (["close-range", "--kernel", "5.10", "--kernel", "6.1"],
      "lab.py: bisect: close-range selects 2 runs (close-range:flag@bookworm, close-range:o-cloexec@bookworm); "
      "bisect walks one variant on one suite: give SCENARIO:VARIANT and --suite"),
-    (["close-range:flag"], "lab.py: bisect needs an axis and its points: --kernel K1 --kernel K2 ..."),
+    (["close-range:flag"], "lab.py: bisect needs an axis and its points: --kernel A --kernel B ..."),
     (["close-range:flag", "--kernel", "6.1"],
      "lab.py: bisect needs at least two points on the kernel axis (--kernel A --kernel B ...); got 1 (6.1)"),
     (["close-range:flag", "--kernel", "6.1", "--kernel", "6.1"],
