@@ -125,8 +125,9 @@ def parser():
     bi.add_argument("--cgroup", default="v2", choices=("v1", "v2"), help="cgroup layout of the guests (default v2)")
     bi.add_argument("--max-runs", type=_positive, default=40, metavar="N",
                     help="runs per probe at most (default 40: 35 runs without the bug are needed below 0.1)")
-    bi.add_argument("--end-runs", type=_positive, default=10, metavar="N",
-                    help="runs at a reproducing end at least, so that its rate is measured (default 10)")
+    bi.add_argument("--end-runs", type=_positive, default=None, metavar="N",
+                    help="runs at least at the first end when it reproduces, so that its rate is measured "
+                         "(default 10 with --fast-absence, whose bar it is, else 1)")
     bi.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
     bi.add_argument("--max-rate", type=float, default=0.1, help="rate below which a bug counts as absent (default 0.1)")
     bi.add_argument("--fast-absence", action="store_true",
@@ -463,7 +464,7 @@ def cmd_bisect(args, argv):
     table.check_format(args.format)
     rule = bisect.Rule(confidence=args.confidence, max_rate=args.max_rate, cap=args.max_runs,
                        fast=args.fast_absence)
-    if args.end_runs > args.max_runs:
+    if args.end_runs is not None and args.end_runs > args.max_runs:
         raise UserError(f"--end-runs {args.end_runs} is more than --max-runs {args.max_runs}")
     targets = selection.select(catalog.load_all(args.scenarios), [args.selector], args.suite)
     if len(targets) != 1:
