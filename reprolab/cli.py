@@ -496,7 +496,7 @@ def _bisect_text(res, target, fmt, command):
     lines = [f"bisect {target.key} over {res.axis}: {len(res.points)} points, {len(res.probes)} probes, "
              f"{res.runs} runs, {res.seconds:.0f} s",
              tabulate(rows, headers=(res.axis, "is", "role", "outcome", "k/N [95%]", "runs", "seconds", "record"),
-                      tablefmt=fmt)]
+                      tablefmt=fmt, disable_numparse=True)]  # 5.10 is a kernel, not the number 5.1
     if res.status == "found":
         lines.append(f"boundary: {res.last.outcome} up to {res.axis} {res.last.point} ({res.last.cell}); "
                      f"{res.first.outcome} from {res.axis} {res.first.point} ({res.first.cell})")

@@ -58,6 +58,9 @@ def test_bisect_finds_the_kernel_release_where_close_range_cloexec_arrived(clien
             ev = r["evidence"]
             assert ev["kernel"] == rec["host"]["kernel"] and ev["close_range_errno"] == errno
             assert ev["child_fd_of_marker"] == marker and ev["parent_fd"] == 3
+    rows = [ln.split() for ln in out.splitlines()[3:5]]  # the probe table, kernels as named
+    assert [r[:4] for r in rows] == [["5.10", old["detail"], "end", "reproduced"],
+                                     ["6.1", new["detail"], "end", "not-reproduced"]]
     assert (f"boundary: reproduced up to kernel 5.10 (3/3 [0.44-1.00]); not-reproduced from kernel 6.1 "
             f"(0/5 [0.00-0.43])") in out
     assert "issue: `close-range:flag` is reproduced up to kernel 5.10 (3/3 [0.44-1.00]) and not-reproduced " \

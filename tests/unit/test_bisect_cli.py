@@ -97,3 +97,13 @@ def test_a_kernel_probe_runs_one_guest_session_until_the_rule_decides(monkeypatc
     assert (s.repeat, s.until_decided, s.decide, s.prebuilt, s.base_source) == (7, True, rule.done, {"tag": ""},
                                                                                 "local-client")
     assert (got.k, got.n, got.runs, got.detail, got.record) == (0, 2, 2, "6.1.0-57-amd64", str(s.writer.path))
+
+
+def test_points_that_look_like_numbers_are_printed_as_given():
+    from reprolab.runs import bisect
+    from reprolab.scenarios import catalog, selection
+    probe = lambda point, rule: bisect.Runs(*((1, 1) if point == "5.10" else (0, 35)), 1 if point == "5.10" else 35, 1.0)
+    res = bisect.bisect(["5.10", "6.1"], probe, bisect.Rule(), axis="kernel")
+    target = selection.select(catalog.load_all(KERNEL_STEP), ["close-range:flag"])[0]
+    rows = cli._bisect_text(res, target, "simple", "x").splitlines()[3:5]
+    assert [r.split()[0] for r in rows] == ["5.10", "6.1"]
