@@ -38,6 +38,7 @@ def main(argv=None):
     for item in args.cold:
         subprocess.run(lab + ["cache", "--remove", item], check=False)
     load = os.getloadavg()[0]
+    started = datetime.now(timezone.utc)
     start = time.monotonic()
     proc = subprocess.run(lab + ["bisect", *rest, "--json"], capture_output=True, text=True)
     wall = time.monotonic() - start
@@ -48,7 +49,7 @@ def main(argv=None):
     data = json.loads(out[out.index("\n{\n") + 1:])
     n = len(data["points"])
     print(f"### bisect {' '.join(rest)}{' (cold: ' + ', '.join(args.cold) + ' removed)' if args.cold else ' (warm)'}")
-    print(f"measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on this machine, load average {load:.1f} "
+    print(f"measured {started:%Y-%m-%d %H:%M} UTC on this machine, load average {load:.1f} "
           f"at the start (other work shares the cores)\n")
     print(f"- status {data['status']}: last {data['last']}, first {data['first']}")
     print(f"- {n} points, {len(data['probes'])} probes (budget ceil(log2 {n}) + 2 = "

@@ -36,8 +36,8 @@ class Rule:
 
     exclude: the reproducing side's rate that a not-reproduced probe must exclude (that end's
     Wilson lower bound); None while no end is known to reproduce (then --max-rate alone, as
-    `run --until-decided`). least: runs before a probe may stop (the ends use it so that the
-    reproducing end's rate is measured, not guessed from its first run)."""
+    `run --until-decided`). least: runs before a probe may stop (with `fast`, the ends use it so
+    that the reproducing end's rate is measured, not guessed from its first run)."""
     confidence: float = 0.95
     max_rate: float = 0.1
     cap: int = DEFAULT_CAP
@@ -184,8 +184,10 @@ def max_probes(n_points):
     return 2 + (math.ceil(math.log2(n_points - 1)) if n_points > 2 else 0)
 
 
-def bisect(points, probe, rule=Rule(), end_runs=DEFAULT_END_RUNS, progress=lambda msg: None, axis=""):
-    """Search `points` (ordered) with `probe(point, rule) -> Runs`; returns a Bisection."""
+def bisect(points, probe, rule=Rule(), end_runs=None, progress=lambda msg: None, axis=""):
+    """Search `points` (ordered) with `probe(point, rule) -> Runs`; returns a Bisection. end_runs:
+    runs at least at a reproducing first end (default: 10 with a `fast` rule, whose bar is that
+    end's rate, else 1)."""
     points = list(points)
     if len(points) < 2:
         raise UserError(f"bisect needs at least two points on the {axis or 'axis'}; got {len(points)}"
@@ -208,6 +210,9 @@ def bisect(points, probe, rule=Rule(), end_runs=DEFAULT_END_RUNS, progress=lambd
         progress(f"bisect: {axis} {point}: {outcome} {p.cell}, {p.runs} run(s), {p.seconds:.0f} s")
         return p
 
+    # the fast bar is the reproducing end's measured rate: measure it over `end_runs` at least
+    if end_runs is None:
+        end_runs = DEFAULT_END_RUNS if rule.fast else 1
     end_rule = replace(rule, least=min(max(end_runs, 1), rule.cap), exclude=None)
     a = measure(0, end_rule, "end")
     # the first end's rate, when it reproduces, is the second's bar; only a reproducing end needs `least`

@@ -36,7 +36,7 @@ class Synthetic:
             k += self.rng.random() < rate
         return Runs(k, n, runs, float(runs), f"rec-{point}")
 
-    def run(self, rule=Rule(), end_runs=bisect.DEFAULT_END_RUNS):
+    def run(self, rule=Rule(), end_runs=None):
         return bisect.bisect(self.points, self.probe, rule, end_runs, axis="go")
 
 
@@ -131,9 +131,9 @@ def test_an_undecided_middle_probe_narrows_as_far_as_the_evidence_goes():
 def test_ends_that_agree_are_refused_with_both_outcomes():
     res = Synthetic([1.0, 0.0, 0.0, 1.0]).run()
     assert res.status == "agree" and len(res.probes) == 2
-    assert res.notes == ["both ends are reproduced: p0 10/10 [0.72-1.00], p3 1/1 [0.21-1.00]; "
+    assert res.notes == ["both ends are reproduced: p0 1/1 [0.21-1.00], p3 1/1 [0.21-1.00]; "
                          "no boundary to find between them"]
-    assert "no boundary (agree; p0: reproduced 10/10 [0.72-1.00], p3: reproduced 1/1 [0.21-1.00])" in \
+    assert "no boundary (agree; p0: reproduced 1/1 [0.21-1.00], p3: reproduced 1/1 [0.21-1.00])" in \
         bisect.issue_line(res, "s:v")
 
 
@@ -147,7 +147,7 @@ def test_a_probe_with_neither_ends_outcome_is_a_non_monotonic_axis_said_where():
 def test_a_rate_apart_from_its_ends_is_said_where():
     # reproduced from p6 on, but in 15% of runs near the step and always at the far end: two steps
     axis = Synthetic([0.0] * 6 + [0.15] * 6 + [1.0] * 4, seed=2)
-    res = axis.run(Rule(cap=200))
+    res = axis.run(Rule(cap=200), end_runs=10)  # the far end's rate measured over 10 runs
     assert res.status == "found"
     far = res.probes[1]
     slow = [p for p in res.probes if p.outcome == "reproduced" and p.high < far.low]
@@ -232,3 +232,14 @@ def test_fast_absence_falls_back_to_max_rate_once_a_probe_shows_the_rate_is_not_
                                 f"(10/10 [0.72-1.00]): later probes need --max-rate for absence") for n in res.notes)
         assert all(rule.bar == 0.1 for _, rule in axis.calls[partial[0] + 1:])
     assert seen >= 3
+
+
+def test_runs_of_a_session_record():
+    rec = {"results": [{"outcome": o, "reason": f"why {o}"} for o in
+                       ("not-reproduced", "hang", "reproduced", "not-reproduced")]}
+    assert bisect.runs_of(rec, "/r/x.json", 12.5, detail="6.1.0-41-amd64") == \
+        Runs(1, 3, 4, 12.5, "/r/x.json", "hang", "why hang", "6.1.0-41-amd64")
+    # a session that failed before any run (its host unreachable) is an error of the probe
+    assert bisect.runs_of(None, "", 3.0, "engine error: gone") == Runs(0, 0, 0, 3.0, "", "error", "engine error: gone")
+    failed = {"results": [{"outcome": "error", "reason": "image build failed"}]}
+    assert bisect.runs_of(failed, "/r/y.json", 1.0, "ignored") == Runs(0, 0, 1, 1.0, "/r/y.json", "error", "image build failed")

@@ -65,3 +65,45 @@ def test_the_output_names_the_boundary_each_probe_and_the_issue_line():
     assert lines[8] == ("issue: `close-range:flag` is reproduced up to kernel b (2/2 [0.34-1.00]) and not-reproduced "
                         "from kernel c (0/5 [0.00-0.43]); bisected over 4 kernel points with 4 probes, 15 runs in "
                         "40 s (`python lab.py bisect close-range:flag --kernel a --kernel d`)")
+
+
+def test_a_kernel_probe_runs_one_guest_session_until_the_rule_decides(monkeypatch, tmp_path):
+    from reprolab.axes import kernel
+    from reprolab.runs import bisect
+    made = {}
+
+    class Prepared:
+        endpoints = [type("Ep", (), {"name": "6.1/v1"})()]
+        missing, local, stop = {"tag": ""}, "local-client", staticmethod(lambda: None)
+
+    def prepare(specs, cgroups, targets, results_dir, **kw):
+        made["prepare"] = (specs, cgroups, targets, results_dir, kw["boot_timeout"])
+        return Prepared()
+
+    def run_on_hosts(endpoints, make_session, progress, on_abort):
+        s = make_session("guest-client", progress, {"guest": {"kernel_release": "6.1.0-57-amd64"}})
+        made["session"] = s
+        rec = {"host": {"kernel": "6.1.0-57-amd64"},
+               "results": [{"outcome": "not-reproduced", "reason": ""}] * 2}
+        return {"6.1/v1": (s, rec, "")}
+
+    monkeypatch.setattr(kernel.matrix, "prepare", prepare)
+    monkeypatch.setattr(kernel.hosts, "run_on_hosts", run_on_hosts)
+    axis = KernelAxis(["6.1"], ["target"], str(tmp_path), ["lab.py", "bisect"], cgroup="v1", boot_timeout=900)
+    rule = bisect.Rule(cap=7, fast=True, exclude=0.72)
+    got = axis.probe("6.1", rule)
+    assert made["prepare"] == (["6.1"], ["v1"], ["target"], str(tmp_path), 900)
+    s = made["session"]
+    assert (s.repeat, s.until_decided, s.decide, s.prebuilt, s.base_source) == (7, True, rule.done, {"tag": ""},
+                                                                                "local-client")
+    assert (got.k, got.n, got.runs, got.detail, got.record) == (0, 2, 2, "6.1.0-57-amd64", str(s.writer.path))
+
+
+def test_points_that_look_like_numbers_are_printed_as_given():
+    from reprolab.runs import bisect
+    from reprolab.scenarios import catalog, selection
+    probe = lambda point, rule: bisect.Runs(*((1, 1) if point == "5.10" else (0, 35)), 1 if point == "5.10" else 35, 1.0)
+    res = bisect.bisect(["5.10", "6.1"], probe, bisect.Rule(), axis="kernel")
+    target = selection.select(catalog.load_all(KERNEL_STEP), ["close-range:flag"])[0]
+    rows = cli._bisect_text(res, target, "simple", "x").splitlines()[3:5]
+    assert [r.split()[0] for r in rows] == ["5.10", "6.1"]
