@@ -139,9 +139,8 @@ def parser():
     bi.add_argument("--cgroup", default="v2", choices=("v1", "v2"), help="cgroup layout of the guests (default v2)")
     bi.add_argument("--max-runs", type=_positive, default=40, metavar="N",
                     help="runs per probe at most (default 40: 35 runs without the bug are needed below 0.1)")
-    bi.add_argument("--end-runs", type=_positive, default=None, metavar="N",
-                    help="runs at least at the first end when it reproduces, so that its rate is measured "
-                         "(default 10 with --fast-absence, whose bar it is, else 1)")
+    bi.add_argument("--end-runs", type=_positive, default=10, metavar="N",
+                    help="runs at a reproducing end at least, so that its rate is measured (default 10)")
     bi.add_argument("--confidence", type=float, default=0.95, help="confidence of the intervals (default 0.95)")
     bi.add_argument("--max-rate", type=float, default=0.1, help="rate below which a bug counts as absent (default 0.1)")
     bi.add_argument("--fast-absence", action="store_true",
@@ -489,7 +488,6 @@ def _guests(args, targets, endpoints):
     return endpoints + guests.endpoints, guests.stop, guests.missing, guests.local
 
 
-<<<<<<< HEAD
 def cmd_versions(args, argv):
     from reprolab.versions import axis as version_axis
     from reprolab.versions.release import expand
@@ -528,32 +526,12 @@ def _bisect_axis(args, argv, target, targets=()):
     named = _bisect_axes(args, targets)
     if not named:
         raise UserError("bisect needs an axis and its points: --kernel K1 --kernel K2 ... or --go A..B")
-=======
-def _bisect_axes(args, argv, target):
-    """bisect's axes: {name: (its option, the points given, a maker of the axis)}; a new axis (a
-    toolchain's releases) is one more entry here and a module in reprolab/axes/."""
-    def kernel():
-        from reprolab.axes.kernel import KernelAxis
-        return KernelAxis(args.kernel, [target], args.results, ["lab.py"] + list(argv), cgroup=args.cgroup,
-                          memory_mb=args.guest_memory, cpus=args.guest_cpus, boot_timeout=args.boot_timeout,
-                          build_timeout=args.build_timeout, progress=_progress)
-    return {"kernel": ("--kernel", args.kernel, kernel)}
-
-
-def _bisect_axis(args, argv, target):
-    named = [(name, option, values, make) for name, (option, values, make)
-             in _bisect_axes(args, argv, target).items() if values]
-    if not named:
-        options = " or ".join(f"{o} A {o} B ..." for o, _, _ in _bisect_axes(args, argv, target).values())
-        raise UserError(f"bisect needs an axis and its points: {options}")
->>>>>>> wip-21b
     if len(named) > 1:
-        raise UserError(f"bisect walks one axis at a time; got {' and '.join(o for _, o, _, _ in named)}")
-    name, option, values, make = named[0]
+        raise UserError(f"bisect walks one axis at a time; got {' and '.join(o for _, o, _ in named)}")
+    name, option, values = named[0]
     if len(dict.fromkeys(values)) < 2:
         raise UserError(f"bisect needs at least two points on the {name} axis ({option} A {option} B ...); "
                         f"got {len(dict.fromkeys(values))} ({values[0]})")
-<<<<<<< HEAD
     if name == "go":
         from reprolab.axes.go import GoAxis
         return GoAxis(args.go, targets, args.results, ["lab.py"] + list(argv), build_timeout=args.build_timeout,
@@ -565,9 +543,6 @@ def _bisect_axis(args, argv, target):
     return KernelAxis(values, [target], args.results, ["lab.py"] + list(argv), cgroup=args.cgroup,
                       memory_mb=args.guest_memory, cpus=args.guest_cpus, boot_timeout=args.boot_timeout,
                       build_timeout=args.build_timeout, progress=_progress)
-=======
-    return make()
->>>>>>> wip-21b
 
 
 def cmd_bisect(args, argv):
@@ -575,7 +550,7 @@ def cmd_bisect(args, argv):
     table.check_format(args.format)
     rule = bisect.Rule(confidence=args.confidence, max_rate=args.max_rate, cap=args.max_runs,
                        fast=args.fast_absence)
-    if args.end_runs is not None and args.end_runs > args.max_runs:
+    if args.end_runs > args.max_runs:
         raise UserError(f"--end-runs {args.end_runs} is more than --max-runs {args.max_runs}")
     targets = selection.select(catalog.load_all(args.scenarios), [args.selector], args.suite, _version_specs(args))
     variants = list(dict.fromkeys((t.scenario.name, t.variant.name, t.suite) for t in targets))
@@ -609,7 +584,7 @@ def _bisect_text(res, target, fmt, command):
     lines = [f"bisect {target.key} over {res.axis}: {len(res.points)} points, {len(res.probes)} probes, "
              f"{res.runs} runs, {res.seconds:.0f} s",
              tabulate(rows, headers=(res.axis, "is", "role", "outcome", "k/N [95%]", "runs", "seconds", "record"),
-                      tablefmt=fmt, disable_numparse=True)]  # 5.10 is a kernel, not the number 5.1
+                      tablefmt=fmt)]
     if res.status == "found":
         lines.append(f"boundary: {res.last.outcome} up to {res.axis} {res.last.point} ({res.last.cell}); "
                      f"{res.first.outcome} from {res.axis} {res.first.point} ({res.first.cell})")
