@@ -94,8 +94,8 @@ def test_a_kernel_probe_runs_one_guest_session_until_the_rule_decides(monkeypatc
     got = axis.probe("6.1", rule)
     assert made["prepare"] == (["6.1"], ["v1"], ["target"], str(tmp_path), 900)
     s = made["session"]
-    assert (s.repeat, s.until_decided, s.decide, s.prebuilt, s.base_source) == (7, True, rule.done, {"tag": ""},
-                                                                                "local-client")
+    assert (s.policy.repeat, s.policy.until_decided, s.policy.stop) == (7, True, rule.done)
+    assert (s.connected.prebuilt, s.connected.base_source) == ({"tag": ""}, "local-client")
     assert (got.k, got.n, got.runs, got.detail, got.record) == (0, 2, 2, "6.1.0-57-amd64", str(s.writer.path))
 
 

@@ -60,8 +60,8 @@ def test_by_suite_moves_suites_to_columns():
 def test_unknown_by():
     with pytest.raises(Exception) as exc:
         compare.pivot([], "colour")
-    assert str(exc.value) == ("--by colour: choose one of env, kernel, release, host, cgroup, run, suite, or several "
-                              "but env and suite joined by commas (kernel,cgroup)")
+    assert str(exc.value) == ("--by colour: choose one of env, kernel, release, host, cgroup, run, suite, go, or "
+                              "several but env, suite and go joined by commas (kernel,cgroup)")
 
 
 def test_agreeing_rates_are_not_starred():
@@ -246,7 +246,7 @@ def test_by_that_pools_environments_says_which_facts_differ_inside_which_column(
 
 def test_reference_by_environment_has_seven_columns_and_pools_nothing():
     ref = Path(__file__).resolve().parents[2] / "results" / "reference"
-    records, _ = compare.load_many([ref])
+    records, _ = compare.load_many(record.list_records(ref))  # the kernel matrix (releases/ has its own test)
     headers, rows = compare.table_data(records)
     assert headers[3:] == ["host 6.18.44-fc-v669 hybrid", "guest 5.10.0-46-amd64 v1", "guest 5.10.0-46-amd64 v2",
                            "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2", "guest 6.12.118+deb13-amd64 v1",
@@ -266,17 +266,22 @@ def test_reference_by_environment_has_seven_columns_and_pools_nothing():
 def test_cli_compare_ends_with_the_short_line(capsys):
     ref = Path(__file__).resolve().parents[2] / "results" / "reference"
     from reprolab import cli
-    assert cli.main(["compare", str(ref)]) == 0
+    matrix = [str(p) for p in record.list_records(ref)]  # the kernel matrix: releases/ aside
+    assert cli.main(["compare", *matrix]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == ("7 record(s), 7 column(s) by environment (engine, kernel, cgroup; privileged mode follows "
                        "the engine: host emulated, guest privileged), 2 of 71 rows differ (*: rule in lab.py "
                        "compare --help)")
     assert out[0].split()[3:5] == ["host", "6.18.44-fc-v669"]
-    assert cli.main(["compare", str(ref), "--by", "kernel"]) == 0
+    # the whole folder: the releases ran on another build of this host's kernel, a column of its own beside
+    assert cli.main(["compare", str(ref)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(
+        "; host 6.18.44-fc-v669 hybrid, host 6.18.44-fc-v1045 hybrid are builds of release 6.18.44")
+    assert cli.main(["compare", *matrix, "--by", "kernel"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith(
         "cells pool runs of different environments: cgroup differs inside 5.10.0-46-amd64, 6.1.0-56-amd64, "
         "6.12.118+deb13-amd64 (without --by, each environment has its own column)")
-    assert cli.main(["compare", str(ref), "--by", "env"]) == 0
+    assert cli.main(["compare", *matrix, "--by", "env"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == out[-1]
 
 
