@@ -147,12 +147,12 @@ def _docker_argv(target, observation):
                 continue
             if argv[:3] == ["docker", "run", "--rm"] and argv[-1] == entry.get("image") and \
                     all(a.startswith("-") for a in _flags(argv[3:-1])):
-                return argv, f"the record's line (run {observation.run_id})"
+                return argv, f"the record's `docker run` line (run {observation.run_id})"
     sc, v, recipe = target.scenario, target.variant, target.recipe
     mode = runopts.privilege_mode(sc, privileged_ok=False)
     opts = runopts.container_options(sc, v, recipe, "IMAGE", "bundle", mode,
                                      PORTABLE_CAP_DROP if mode == EMULATED else ())
-    return runopts.docker_argv(opts), "the scenario's settings (no record of this variant)"
+    return runopts.docker_argv(opts), "the lab's settings for this scenario (no record of this variant)"
 
 
 def _flags(words):
