@@ -121,8 +121,8 @@ def test_prerequisites_are_checked_first_and_listed(outcomes):
         b = bundle.render_bundle(target(sc, "present"))
         run_sh, readme = b.file("run.sh").decode(), b.file("README.md").decode()
         assert f"- {want}\n- kernel 5.4 or newer\n" in readme
-        assert run_sh.index("CgroupVersion") < run_sh.index("docker build")
-        assert run_sh.index("version_at_least \"$kernel\" 5.4") < run_sh.index("docker build")
+        assert run_sh.index("CgroupVersion") < run_sh.index("\ndocker build ")
+        assert run_sh.index("version_at_least \"$kernel\" 5.4") < run_sh.index("\ndocker build ")
     plain = bundle.render_bundle(target(outcomes, "present"))
     assert "CgroupVersion" not in plain.file("run.sh").decode()
     assert "checked first" not in plain.file("README.md").decode()

@@ -7,6 +7,7 @@
 #               reproduced (what this bundle claims), 1 when it differs, 2 when there is no
 #               verdict or this host lacks a prerequisite.
 #   IMAGE=name sh run.sh   the same under another image tag.
+#   NO_CACHE=1 sh run.sh   the same, building every step anew (docker build --no-cache).
 set -u
 CLAIM=reproduced
 TIMEOUT=5
@@ -57,7 +58,7 @@ docker info >/dev/null 2>&1 ||
     fail "the Docker engine does not answer ('docker info' failed); start it or set DOCKER_HOST, then run again"
 
 say "building $IMAGE from $here (FROM debian:bookworm; docker's output on stderr)"
-docker build -t "$IMAGE" "$here" >&2 ||
+docker build ${NO_CACHE:+--no-cache} -t "$IMAGE" "$here" >&2 ||
     fail "the image did not build (docker's output above); no verdict"
 built=$(docker image inspect --format '{{ index .Config.Labels "org.reprolab.content-hash" }}' "$IMAGE" 2>/dev/null)
 if [ "$built" = "$CONTENT_HASH" ]; then
