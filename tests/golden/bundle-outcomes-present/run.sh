@@ -1,6 +1,7 @@
 #!/bin/sh
 # outcomes:present@bookworm: Every outcome of the vocabulary, from a tiny shell reproducer
-# Written by `lab.py export` (reprolab 0.1.0). Needs sh and docker only; see README.md.
+# Written by `lab.py export` (reprolab 0.1.0). Needs sh and docker (and awk, grep, tee,
+# mktemp, sleep: POSIX tools), nothing else; see README.md.
 #
 #   sh run.sh   builds the image from this folder, runs the reproducer once as the lab ran it,
 #               prints its output (its verdict line last) and exits 0 when the outcome is
