@@ -152,7 +152,8 @@ def _docker_argv(target, observation):
     mode = runopts.privilege_mode(sc, privileged_ok=False)
     opts = runopts.container_options(sc, v, recipe, "IMAGE", "bundle", mode,
                                      PORTABLE_CAP_DROP if mode == EMULATED else ())
-    return runopts.docker_argv(opts), "the lab's settings for this scenario (no record of this variant)"
+    why = "no record of this variant" if observation is None else "its record has no `docker run` line of it"
+    return runopts.docker_argv(opts), f"the lab's settings for this scenario ({why})"
 
 
 def _flags(words):
@@ -243,10 +244,11 @@ def _facts(target, observation, ctx, argv):
                       if host.get(name))
     rows.append(("engine", engine))
     mode = first.get("privilege") or ""
-    text = PRIVILEGE.get(mode, mode or "?")
-    if mode == EMULATED and host.get("cap_bounding_missing"):
-        text += f"; this host's bounding set lacks {', '.join(host['cap_bounding_missing'])}"
-    rows.append(("privileges", text))
+    if mode:  # none when the variant never started (a skip)
+        text = PRIVILEGE.get(mode, mode)
+        if mode == EMULATED and host.get("cap_bounding_missing"):
+            text += f"; this host's bounding set lacks {', '.join(host['cap_bounding_missing'])}"
+        rows.append(("privileges", text))
     if first.get("lab_host_load"):
         rows.append(("load", f"1-minute load {first['lab_host_load'][0]} before, {first['lab_host_load'][1]} "
                              f"after (other work shared the CPUs: races are timing-sensitive)"))
@@ -256,12 +258,13 @@ def _facts(target, observation, ctx, argv):
     elif recorded:
         rows.append(("content hash", f"{recorded}; this bundle's is {ctx.content_hash}: the scenario changed "
                                      f"since that run, so this is not exactly what it ran"))
-    evidence = json.dumps(first.get("evidence") or {}, sort_keys=True, ensure_ascii=False)
+    evidence = json.dumps(first["evidence"], sort_keys=True, ensure_ascii=False) if first.get("evidence") else ""
     if len(evidence) > EVIDENCE_LIMIT:
         evidence = evidence[:EVIDENCE_LIMIT] + " …(cut; the record has it all)"
     base = (rec.get("bases") or {}).get(target.recipe.base) or {}
     return {"rows": rows, "evidence": evidence, "base_origin": base.get("origin", ""),
-            "hash_differs": bool(recorded and recorded != ctx.content_hash), "run_id": rec["run_id"]}
+            "hash_differs": bool(recorded and recorded != ctx.content_hash), "run_id": rec["run_id"],
+            "decided": lab_observed.decided(observation)}
 
 
 # awk: the string at a key path ("outcome", "evidence.reason") of the verdict line's JSON object, found

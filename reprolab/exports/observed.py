@@ -33,18 +33,23 @@ class Observation:
         return stats.rate_cell(k, n) if n else ""
 
 
+def decided(observation):
+    """Whether the record's outcomes make the claim (else the expectation does)."""
+    outcomes = observation.outcomes
+    k, n = observation.rate()
+    return bool(outcomes) and (n == len(outcomes) or all(o == "hang" for o in outcomes))
+
+
 def claim(variant, observation):
     """The outcome a bundle says `sh run.sh` gives: what the record observed when it decided (a
     race reproduced in k of N runs claims `reproduced`; all hangs claim `hang`), else the
     scenario's expectation (not run yet, or the record has only skips and errors)."""
-    if observation is not None:
-        outcomes = observation.outcomes
-        k, n = observation.rate()
-        if n and n == len(outcomes):
-            return "reproduced" if k else "not-reproduced"
-        if outcomes and all(o == "hang" for o in outcomes):
-            return "hang"
-    return variant.expect
+    if observation is None or not decided(observation):
+        return variant.expect
+    k, n = observation.rate()
+    if n:
+        return "reproduced" if k else "not-reproduced"
+    return "hang"
 
 
 def _entries(rec, target):

@@ -354,3 +354,18 @@ def test_a_read_rule_variant_is_refused(tmp_path, outcomes):
     assert str(exc.value) == ("outcomes:present@bookworm: the lab judges this variant by a read rule (run.read), "
                               "which a bundle cannot apply without the lab; export a variant whose reproducer "
                               "prints its verdict line")
+
+
+def test_a_record_that_decided_nothing_claims_the_expectation(tmp_path, outcomes):
+    rec = fixture_record(outcome="skipped")
+    rec["results"][0].update(privilege=None, docker_command=None, evidence={}, reason="base image missing")
+    write_record(tmp_path, rec)
+    t = target(outcomes, "present")
+    b = bundle.render_bundle(t, observed.newest(tmp_path, t))
+    readme = b.file("README.md").decode()
+    assert b.claim == "reproduced"
+    assert "\n\nThat run decided nothing; this bundle claims the scenario's expectation, **reproduced**.\n\n" in readme
+    assert "| reason | base image missing |" in readme
+    assert "| privileges |" not in readme and "Evidence" not in readme
+    assert ("# Settings: the lab's settings for this scenario (its record has no `docker run` line of it).\n"
+            in b.file("run.sh").decode())
