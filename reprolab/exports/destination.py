@@ -28,12 +28,18 @@ def plan(out, bundles):
         raise UserError(f"{len(bundles)} variants selected ({', '.join(b.name for b in bundles[:3])}"
                         f"{', …' if len(bundles) > 3 else ''}); give -o DIR to write a folder each, or "
                         f"select one variant (SCENARIO:VARIANT --suite S)")
+    if os.path.lexists(out) and not Path(out).is_dir():
+        raise UserError(f"-o {out}: exists and is not a folder; {len(bundles)} variants need a folder "
+                        f"to hold a bundle each")
     return [(Path(out) / b.name, b, False) for b in bundles]
 
 
 def check(places, force):
     """Refuse, before anything is written, a path that exists (without force) or that is not a bundle."""
     for path, _, as_tar in places:
+        above = next((p for p in path.parents if os.path.lexists(p)), None)
+        if above is not None and not above.is_dir():
+            raise UserError(f"{path}: {above} is not a folder; choose another -o")
         if not os.path.lexists(path):
             continue
         if not force:
@@ -55,29 +61,40 @@ def write(places, force=False):
     check(places, force)
     written = []
     for path, b, as_tar in places:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if as_tar:
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
+        try:
+            _write_one(path, b, as_tar)
+        except OSError as exc:
+            raise UserError(f"{path}: cannot write the bundle: {exc.strerror or exc}") from None
+        written.append(path)
+    return written
+
+
+def _write_one(path, b, as_tar):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if as_tar:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=SUFFIX, dir=path.parent)
+        try:
             with os.fdopen(fd, "wb") as f:
                 f.write(b.tar_gz())
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
-        else:
-            tmp = Path(tempfile.mkdtemp(prefix=".tmp-bundle-", dir=path.parent))
-            try:
-                write_folder(b, tmp)
-                if os.path.lexists(path):
-                    old = Path(tempfile.mkdtemp(prefix=".old-bundle-", dir=path.parent))
-                    os.replace(path, old / "bundle")
-                    os.replace(tmp, path)
-                    shutil.rmtree(old)
-                else:
-                    os.replace(tmp, path)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp)
-        written.append(path)
-    return written
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-bundle-", dir=path.parent))
+        try:
+            write_folder(b, tmp)
+            if os.path.lexists(path):
+                old = Path(tempfile.mkdtemp(prefix=".old-bundle-", dir=path.parent))
+                os.replace(path, old / "bundle")
+                os.replace(tmp, path)
+                shutil.rmtree(old)
+            else:
+                os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)
 
 
 def write_folder(b, root):

@@ -369,3 +369,15 @@ def test_a_record_that_decided_nothing_claims_the_expectation(tmp_path, outcomes
     assert "| privileges |" not in readme and "Evidence" not in readme
     assert ("# Settings: the lab's settings for this scenario (its record has no `docker run` line of it).\n"
             in b.file("run.sh").decode())
+
+
+def test_several_variants_into_a_file_or_an_unwritable_place(tmp_path, capsys):
+    afile = tmp_path / "file.txt"
+    afile.write_text("x\n")
+    code, _, err = export(tmp_path, capsys, "outcomes:present", "outcomes:absent", "-o", str(afile))
+    assert code == 2
+    assert err == f"lab.py: -o {afile}: exists and is not a folder; 2 variants need a folder to hold a bundle each\n"
+    code, _, err = export(tmp_path, capsys, "outcomes:present", "-o", str(afile / "b"))
+    assert code == 2
+    assert err == f"lab.py: {afile / 'b'}: {afile} is not a folder; choose another -o\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
