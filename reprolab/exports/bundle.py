@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import shlex
 import tarfile
 from dataclasses import dataclass
@@ -84,8 +85,8 @@ def bundle_name(target):
 
 def image_tag(target, content_hash):
     """The tag run.sh builds: not the lab's own (reprolab/...), which a bundle must not replace."""
-    suite = target.suite.replace("/", "_").replace(":", "_")
-    return f"reprolab-bundle/{target.scenario.name}:{target.variant.name}-{suite}-{content_hash}"
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{target.variant.name}-{target.suite}-{content_hash}")
+    return f"reprolab-bundle/{target.scenario.name}:{tag}"  # safe unquoted in sh: names and [A-Za-z0-9_.-]
 
 
 def render_bundle(target, observation=None, record_given=False):
@@ -125,6 +126,7 @@ def _environment():
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False,
                              variable_start_string="{=", variable_end_string="=}")
     env.filters["sh"] = lambda value: shlex.quote(str(value))
+    env.filters["oneline"] = lambda value: " ".join(str(value).split())  # a newline would end a sh comment
     return env
 
 

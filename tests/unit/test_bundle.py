@@ -381,3 +381,11 @@ def test_several_variants_into_a_file_or_an_unwritable_place(tmp_path, capsys):
     assert code == 2
     assert err == f"lab.py: {afile / 'b'}: {afile} is not a folder; choose another -o\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_scenario_text_cannot_reach_the_shell(outcomes):
+    sc = replace(outcomes, title="a title\nrm -rf / # $(id)")
+    run_sh = bundle.render_bundle(target(sc, "present")).file("run.sh").decode()
+    assert run_sh.splitlines()[1] == "# outcomes:present@bookworm: a title rm -rf / # $(id)"
+    assert "\nrm -rf" not in run_sh
+    assert "BASE=debian:bookworm\n" in run_sh

@@ -14,6 +14,7 @@ CLAIM=reproduced
 TIMEOUT=5
 CONTENT_HASH=1d700e73821e7eed
 IMAGE=${IMAGE:-reprolab-bundle/outcomes:present-bookworm-1d700e73821e7eed}
+BASE=debian:bookworm
 here=$(cd "$(dirname "$0")" && pwd) || exit 2
 
 say() { printf 'run.sh: %s\n' "$*" >&2; }
@@ -58,7 +59,7 @@ command -v docker >/dev/null 2>&1 ||
 docker info >/dev/null 2>&1 ||
     fail "the Docker engine does not answer ('docker info' failed); start it or set DOCKER_HOST, then run again"
 
-say "building $IMAGE from $here (FROM debian:bookworm; docker's output on stderr)"
+say "building $IMAGE from $here (FROM $BASE; docker's output on stderr)"
 docker build ${NO_CACHE:+--no-cache} -t "$IMAGE" "$here" >&2 ||
     fail "the image did not build (docker's output above); no verdict"
 built=$(docker image inspect --format '{{ index .Config.Labels "org.reprolab.content-hash" }}' "$IMAGE" 2>/dev/null)
