@@ -171,8 +171,10 @@ def _flags(words):
 
 
 def _run_lines(argv):
-    """The `docker run` of run.sh: the lab's options, one per line, quoted for sh, with the
-    container's name and the image as run.sh's variables."""
+    """The `docker run` of run.sh as `docker create` (then `docker start -a`, so that the timeout
+    counts from the start, as the lab's does; without --rm, so that a refused start leaves its
+    reason to inspect, and run.sh removes the container itself): the lab's options, one per line,
+    quoted for sh, with the container's name and the image as run.sh's variables."""
     words, i, opts = argv[3:-1], 0, []
     while i < len(words):
         w = words[i]
@@ -182,7 +184,7 @@ def _run_lines(argv):
         else:
             opts.append(shlex.quote(w))
             i += 1
-    return ["docker run --rm --name \"$name\""] + opts + ['"$IMAGE"']
+    return ["docker create --name \"$name\""] + opts + ['"$IMAGE"']
 
 
 def _prerequisites(req):

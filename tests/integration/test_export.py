@@ -177,3 +177,28 @@ def test_a_missing_prerequisite_is_said_before_building(client, bare, images, tm
     assert ("It needs from the host what that line cannot ask for; `run.sh` checks it first and exits 2 with "
             f"what\nis missing:\n\n- {layout}\n") in (folder / "README.md").read_text()
     assert not any(t.startswith(images[-1]) for img in client.images.list() for t in img.tags)  # never built
+
+
+def test_a_privileged_line_this_host_refuses_is_said_in_one_line(client, bare, images):
+    """A record from a host that granted real --privileged, replayed here: where this engine refuses
+    it (a capability missing from the bounding set), run.sh says docker could not start the
+    container, exit 2; where it grants it, the bundle reproduces."""
+    from reprolab.engines import privilege
+    where, env = bare
+    rec = fixture_record("20261201T120000Z-abcdef", privilege="privileged")
+    tag = rec["results"][0]["image"]
+    rec["results"][0]["docker_command"] = f"docker run --rm --network=none --privileged --cgroupns=private {tag}"
+    write_record(where / "results", rec)
+    folder = export_fixture(where, "present")
+    assert "        --privileged \\\n" in (folder / "run.sh").read_text()
+    granted, refusal = privilege.probe(client, "debian:bookworm")
+    proc = run_bundle(folder, env, images)
+    if granted:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stderr.endswith("run.sh: outcome reproduced, as this bundle claims\n")
+    else:
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        last = proc.stderr.splitlines()[-1]
+        assert last.startswith("run.sh: docker could not start the container: ") and last.endswith("; no verdict")
+        assert refusal[:40] in last  # the engine's own reason, as the lab's privilege probe got it
+    assert not client.containers.list(all=True, filters={"name": "reprolab-bundle-"})

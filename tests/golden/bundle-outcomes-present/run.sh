@@ -73,6 +73,14 @@ work=$(mktemp -d) || fail "mktemp -d failed"
 name=reprolab-bundle-$$
 cleanup() { docker rm -f "$name" >/dev/null 2>&1; rm -rf "$work"; }
 trap 'cleanup; exit 130' INT TERM
+# Settings: the record's `docker run` line (run 20261201T120000Z-abcdef).
+docker create --name "$name" \
+        --network=none \
+        --cgroupns=private \
+        --memory=64m \
+        --memory-swap=64m \
+        --pids-limit=64 \
+        "$IMAGE" >/dev/null || { cleanup; fail "docker could not create the container (its message above); no verdict"; }
 # The lab's timeout: after TIMEOUT seconds the container is killed and the outcome is hang.
 (
     trap 'kill "$s" 2>/dev/null; exit 0' TERM
@@ -83,20 +91,11 @@ trap 'cleanup; exit 130' INT TERM
 ) </dev/null >/dev/null 2>&1 &
 watchdog=$!
 say "running outcomes:present@bookworm (timeout $TIMEOUT s)"
-# Settings: the record's `docker run` line (run 20261201T120000Z-abcdef).
-{
-    docker run --rm --name "$name" \
-        --network=none \
-        --cgroupns=private \
-        --memory=64m \
-        --memory-swap=64m \
-        --pids-limit=64 \
-        "$IMAGE"
-    echo "$?" >"$work/status"
-} | tee "$work/stdout"
+{ docker start -a "$name"; echo "$?" >"$work/status"; } | tee "$work/stdout"
 kill "$watchdog" 2>/dev/null
 wait "$watchdog" 2>/dev/null
 status=$(cat "$work/status" 2>/dev/null)
+start_error=$(docker inspect --format '{{.State.Error}}' "$name" 2>/dev/null)
 
 if [ -e "$work/timed-out" ]; then
     outcome=hang
@@ -105,6 +104,7 @@ else
     count=$(grep -c '^REPROLAB-RESULT ' "$work/stdout")
     if [ "$count" != 1 ]; then
         cleanup
+        [ -z "$start_error" ] || fail "docker could not start the container: $start_error; no verdict"
         case "$count:$status" in
         0:125 | 0:126 | 0:127) fail "docker could not start the container (exit $status, its message above); no verdict" ;;
         0:0 | 0:) fail "no verdict line (REPROLAB-RESULT {...}) on stdout" ;;
