@@ -4,6 +4,7 @@ sh, docker and a few POSIX tools only (no Python, no venv, no lab package), agai
 import json
 import os
 import re
+import signal
 import subprocess
 import tarfile
 
@@ -50,10 +51,19 @@ def images(client):
             pass
 
 
-def run_bundle(folder, env, images):
+def run_bundle(folder, env, images, timeout=1800):
+    """`sh run.sh` in its own process group, killed whole (docker build included) if it overruns."""
     tag = re.search(r"^IMAGE=\$\{IMAGE:-(.+)\}$", (folder / "run.sh").read_text(), re.M).group(1)
     images.append(tag)
-    return subprocess.run(["sh", "run.sh"], cwd=folder, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.Popen(["sh", "run.sh"], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)  # run.sh's trap removes its container
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"sh run.sh overran {timeout} s\n{out[-2000:]}\n{err[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def verdict(stdout):
