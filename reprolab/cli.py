@@ -212,6 +212,22 @@ def parser():
     comp = sub.add_parser("compose", help="write docker-compose.yml and compose/*.Dockerfile from the scenarios")
     comp.add_argument("--check", action="store_true", help="only report whether the committed files are stale")
     comp.add_argument("-o", "--output", metavar="FILE", help="write only the compose file, to FILE")
+    ex = sub.add_parser("export", help="write a bundle a maintainer runs with Docker alone (sh run.sh)",
+                        description="Write a self-contained bundle for each selected variant: the Dockerfile "
+                                    "(the lab's own, standalone), the reproducer's sources, run.sh (builds and "
+                                    "runs it as the lab did; needs sh and docker only; exit 0 when the outcome "
+                                    "is the one the bundle claims, 1 when it differs, 2 without a verdict) and a "
+                                    "README.md to paste into an issue, with what the newest record of the "
+                                    "variant observed. See docs/export.md.")
+    ex.add_argument("selectors", nargs="+", metavar="SELECTOR", help="all | SCENARIO | SCENARIO:VARIANT")
+    ex.add_argument("--suite", choices=SUITES, help="the suite of each variant (default: bookworm where the "
+                                                    "variant has it, else its first)")
+    ex.add_argument("--record", metavar="RUN", help="take the facts from this run (id or record path) "
+                                                    "instead of the newest record of each variant")
+    ex.add_argument("-o", "--output", metavar="DIR|FILE.tar.gz",
+                    help="a folder (one variant: the bundle; several: a folder each inside) or one .tar.gz "
+                         "(default: ./SCENARIO.VARIANT.SUITE)")
+    ex.add_argument("--force", action="store_true", help="replace an existing bundle at the output path")
     for command in sub.choices.values():  # also after the command: `reprolab validate --scenarios DIR`
         command.add_argument("--scenarios", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         command.add_argument("--results", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -712,7 +728,40 @@ def cmd_compose(args, argv):
     return 0
 
 
+def cmd_export(args, argv):
+    from reprolab.exports import bundle, destination, observed
+    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, [args.suite] if args.suite else [])
+    targets = _one_suite_each(targets, args.suite)
+    if not targets:
+        where = f" on suite {args.suite}" if args.suite else ""
+        raise UserError(f"{' '.join(args.selectors)}: matches no variant{where}; see 'lab.py list'")
+    bundles = []
+    for t in targets:
+        seen = observed.given(args.results, args.record, t) if args.record else observed.newest(args.results, t)
+        bundles.append((t, seen, bundle.render_bundle(t, seen, record_given=bool(args.record))))
+    places = destination.plan(args.output, [b for _, _, b in bundles])
+    written = destination.write(places, force=args.force)
+    for path, (t, seen, b) in zip(written, bundles):
+        facts = f"facts from run {seen.run_id}" if seen else "not run yet"
+        print(f"wrote {path} ({t.key}: claims {b.claim}, content hash {b.content_hash}, {facts})")
+    if len(written) == 1:
+        run = f"tar xzf {written[0]} && sh {bundles[0][2].name}/run.sh" if str(written[0]).endswith(".tar.gz") \
+            else f"sh {written[0]}/run.sh"
+        print(f"next: {run}")
+    return 0
+
+
+def _one_suite_each(targets, suite):
+    """One target per variant: the --suite one, else bookworm where the variant has it, else its first."""
+    if suite:
+        return targets
+    by_variant = {}
+    for t in targets:
+        by_variant.setdefault((t.scenario.name, t.variant.name), []).append(t)
+    return [next((t for t in ts if t.recipe.suite == "bookworm"), ts[0]) for ts in by_variant.values()]
+
+
 COMMANDS = {"list": cmd_list, "validate": cmd_validate, "new": cmd_new, "base": cmd_base, "build": cmd_build,
             "run": cmd_run, "bisect": cmd_bisect, "show": cmd_show, "compare": cmd_compare, "report": cmd_report, "clean": cmd_clean,
-            "cache": cmd_cache, "versions": cmd_versions,
+            "cache": cmd_cache, "versions": cmd_versions, "export": cmd_export,
             "compose": cmd_compose}

@@ -118,8 +118,12 @@ def compose_paths(scenario):
     return {"src": f"scenarios/{scenario.name}/", "entry": "images/entry.sh", "shared": "scenarios/_shared/"}
 
 
-def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
-    """The build context of one variant on one base; pure apart from reading templates and sources."""
+def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS, standalone=False):
+    """The build context of one variant on one base; pure apart from reading templates and sources.
+
+    `standalone`: the Dockerfile of an exported bundle (exports.bundle), built by `docker build` in
+    the bundle's folder without the lab. Like `paths`, it changes the text, never the content hash:
+    the hash is always that of the lab's own form, so a bundle's image carries the hash its record has."""
     env = environment(images_dir)
     entry = (Path(images_dir) / "entry.sh").read_bytes()
     files = [("entry.sh", entry, 0o755)] + source_files(scenario.source_dir)
@@ -132,10 +136,10 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
     ] + ([(lab_labels.FIXTURE, "true")] if lab_labels.FIXTURE_TAG in scenario.tags else [])
     base_labels += [(f"{lab_labels.RELEASE}.{layer.axis}", layer.release) for layer in recipe.layers]
 
-    def dockerfile(labels, where):
+    def dockerfile(labels, where, alone=False):
         return env.get_template("Dockerfile.j2").render(
             scenario=scenario, variant=variant, recipe=recipe, toolchain=toolchain(images_dir),
-            command=command, labels=labels, paths=where)
+            command=command, labels=labels, paths=where, standalone=alone)
 
     digest = hashlib.sha256(dockerfile(base_labels, LAB_PATHS).encode())
     for path, data, mode in files:
@@ -143,7 +147,7 @@ def render(scenario, variant, recipe, images_dir=IMAGES_DIR, paths=LAB_PATHS):
         digest.update(data)
     content_hash = digest.hexdigest()[:16]
     labels = base_labels + [(lab_labels.CONTENT_HASH, content_hash)]
-    text = dockerfile(labels, paths)
+    text = dockerfile(labels, paths, standalone)
     all_files = tuple(sorted([("Dockerfile", text.encode(), 0o644)] + files))
     return BuildContext(tag=image_tag(scenario, variant, recipe), dockerfile=text, files=all_files,
                         content_hash=content_hash, labels=tuple(labels))
