@@ -12,8 +12,8 @@
 set -u
 CLAIM=reproduced
 TIMEOUT=5
-CONTENT_HASH=1d700e73821e7eed
-IMAGE=${IMAGE:-reprolab-bundle/outcomes:present-bookworm-1d700e73821e7eed}
+CONTENT_HASH=827a9d144a309c79
+IMAGE=${IMAGE:-reprolab-bundle/outcomes:present-bookworm-827a9d144a309c79}
 BASE=debian:bookworm
 here=$(cd "$(dirname "$0")" && pwd) || exit 2
 
