@@ -92,6 +92,9 @@ def parser():
             c.add_argument("--report", metavar="FILE", help="also write the HTML report of the run's record(s)")
             c.add_argument("--host", action="append", default=[], metavar="URL",
                            help="run on this engine (ssh://user@host, tcp://...); repeat for several hosts in parallel")
+            c.add_argument("--no-scale", action="store_true",
+                           help="keep every timeout and read.after_seconds as written on every engine (each engine's "
+                                "speed is still measured and recorded; docs/speed.md)")
             g = c.add_argument_group("kernel matrix (qemu guests; see README 'Other kernels')")
             g.add_argument("--kernel", action="append", default=[], metavar="KERNEL",
                            help="run in a guest of this kernel: a Debian suite (bullseye, bookworm, trixie, sid, "
@@ -343,7 +346,16 @@ def _session(args, argv, client, targets, progress, base_source=None, host_extra
     return session.Session(client, targets, args.results, ["lab.py"] + list(argv), progress, repeat=args.repeat,
                            until_decided=args.until_decided, confidence=args.confidence,
                            max_rate=args.max_rate, jobs=args.jobs, base_source=base_source,
-                           build_timeout=args.build_timeout, host_extra=host_extra, prebuilt=prebuilt)
+                           build_timeout=args.build_timeout, host_extra=host_extra, prebuilt=prebuilt,
+                           calibrator=_calibrator(args))
+
+
+def _calibrator(args):
+    """The run's one Calibrator (runs.calibration): the lab's host measured once for every engine."""
+    if getattr(args, "calibrator", None) is None:
+        from reprolab.runs import calibration
+        args.calibrator = calibration.Calibrator(scale=not args.no_scale)
+    return args.calibrator
 
 
 def _write_junit(args, rec, suffix=""):
@@ -368,6 +380,8 @@ def _run_hosts(args, argv, targets):
             local = engine.connect()  # bases made here can be copied to engines that lack them
         except LabError:
             local = None
+    if local is not None:  # the lab's host, measured before any other engine runs (a guest loads it)
+        _calibrator(args).reference(local, _progress)
     outcome = hosts.run_on_hosts(
         endpoints, lambda client, progress, facts: _session(
             args, argv, client, targets, progress, local, facts,

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from tabulate import tabulate
 
 from reprolab.common import stats
-from reprolab.results import record
+from reprolab.results import exposure, record
 from reprolab.common.errors import RecordError, UserError
 
 BY = {
@@ -148,6 +148,7 @@ def cell(outcomes, confidence=0.95):
 
 def table_data(records, by="kernel", only_diff=False):
     columns, rows = pivot(records, by)
+    _, entries = pivot_results(records, by)  # the results themselves, for their exposures
     head = ["scenario", "variant"] + ([] if by == "suite" else ["suite"])
     out = []
     for key, cells in rows.items():
@@ -155,7 +156,12 @@ def table_data(records, by="kernel", only_diff=False):
         star = differs([cells.get(c, []) for c in columns])
         if only_diff and not star:
             continue
-        out.append(list(key) + [v + (DIFF_MARK if star and v else "") for v in values])
+        notes, unequal = exposure.row([[r for _, r in entries[key].get(c, [])] for c in columns])
+        values = [v + n for v, n in zip(values, notes)]
+        names = list(key)
+        if unequal:
+            names[1] += exposure.MARK
+        out.append(names + [v + (DIFF_MARK if star and v else "") for v in values])
     return head + columns, out
 
 
@@ -178,4 +184,4 @@ def closing(records, by="kernel"):
         columns, _ = pivot(records, by)
         for rel, builds in releases(columns).items():
             line += f"; {', '.join(builds)} are builds of release {rel}"
-    return line + f"; * marks a row whose outcomes differ: {RULE}"
+    return line + f"; * marks a row whose outcomes differ: {RULE}; {exposure.RULE}"

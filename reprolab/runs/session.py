@@ -15,8 +15,8 @@ import requests
 from reprolab import __version__
 from reprolab.common import heartbeat, labels, stats
 from reprolab.engines import bases, build, engine, ownership, privilege
-from reprolab.results import record
-from reprolab.runs import execute, prereq, runopts
+from reprolab.results import exposure, record
+from reprolab.runs import budget, execute, prereq, runopts
 from reprolab.scenarios import render
 from reprolab.common.errors import EngineError, Interrupted
 from reprolab.common.outcome import Outcome, match
@@ -56,8 +56,10 @@ def remove_run_containers(client, run_id):
 class Session:
     def __init__(self, client, targets, results_dir, argv, progress=lambda msg: None, repeat=1,
                  until_decided=False, confidence=0.95, max_rate=0.1, jobs=1, base_source=None,
-                 build_timeout=build.DEFAULT_TIMEOUT, host_extra=None, prebuilt=None):
+                 build_timeout=build.DEFAULT_TIMEOUT, host_extra=None, prebuilt=None, calibrator=None):
         self.build_timeout = build_timeout
+        # runs.calibration.Calibrator: measures this engine once; budgets scale with it (None: as written)
+        self.calibrator, self.scale = calibrator, budget.Scale()
         # facts the endpoint adds to the engine's own (a guest's kernel, accelerator, boot time)
         self.host_extra = host_extra or {}
         # {tag: why it is missing or ''}: the images were built on the lab's own engine and sent here;
@@ -209,6 +211,9 @@ class Session:
                                        local=self.record["host"]["local_engine"], source=self.base_source)
         for b in self._bases.values():
             self.record["bases"][b.image] = {"available": b.available, "origin": b.origin, "reason": b.reason}
+        if self.calibrator is not None:
+            self.record["host"]["speed"], self.scale = self.calibrator.engine(
+                self.client, self.record["host"], self._bases, self.progress, self.owner, sent=self.prebuilt is not None)
         self.privileged_ok, probe_reason = True, ""
         if any(t.scenario.requires.privileged for t in self.targets):
             probe_image = next((b for b, info in self.record["bases"].items() if info["available"]), None)
@@ -294,6 +299,8 @@ class Session:
             # runs): the lab's machine's 1-minute load before and after says whether it did.
             entry["lab_host_load"] = [round(load, 2), round(os.getloadavg()[0], 2)]
         entry["outcome"], entry["reason"] = outcome, reason or entry["reason"]
+        entry["exposure"] = exposure.of(entry, target.scenario.exposure_count, target.scenario.exposure_unit,
+                                        self.scale.slowdown)
         entry["match"] = match(outcome, v.expect)
         entry["ended"] = record.utc(time.time())
         self._spans[id(entry)] = (mono, time.monotonic())
@@ -391,9 +398,13 @@ class Session:
                 copy = (sc.artifacts, log_path.with_suffix(".artifacts"))
                 entry["artifacts"] = {"from": sc.artifacts,
                                       "path": str(copy[1].relative_to(self.results_dir)), "files": []}
-            result = execute.run_container(self.client, opts, sc.timeout_of(v), log_path,
+            b = budget.for_variant(sc, v, self.scale)
+            entry["budget"] = b.facts()
+            if b.note():
+                self.progress(f"{target.key}: {b.note()}")
+            result = execute.run_container(self.client, opts, b.timeout, log_path,
                                            self.record["host"].get("local_engine", False),
-                                           creating=self._creating, read=sc.read_rule(v), artifacts=copy,
+                                           creating=self._creating, read=b.read, artifacts=copy,
                                            on_leftover=self._leftovers.add)
         except Stopped:
             return Outcome.ERROR.value, "the run stopped before this variant's container was made"
@@ -411,6 +422,8 @@ class Session:
             entry["artifacts"].update(result.artifacts)
         if result.rule:  # a read rule decided, not a verdict line of the reproducer's
             entry["verdict_by"], entry["verdict_rule"] = result.verdict_by, result.rule
+        if result.outcome == Outcome.HANG.value:
+            return result.outcome, b.hang_reason(result.seconds)
         return result.outcome, result.reason
 
     def _build_log_name(self, target):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from reprolab.common import stats
-from reprolab.results import compare, junit, record
+from reprolab.results import compare, exposure, junit, record
 from reprolab.common.errors import UserError
 
 
@@ -106,7 +106,7 @@ def test_builds_of_one_release_are_adjacent_and_named():
     assert compare.closing(records, "kernel") == (
         "4 record(s) compared by kernel; 6.18.44-fc-v657, 6.18.44-fc-v782 are builds of release 6.18.44; "
         "6.1.0-50-amd64, 6.1.0-41-amd64 are builds of release 6.1.0; * marks a row whose outcomes differ: "
-        + compare.RULE)
+        + compare.RULE + "; " + exposure.RULE)
     text = compare.render(records, "release")
     assert text == ("scenario    variant    suite     6.18.44            6.1.0\n"
                     "----------  ---------  --------  -----------------  -----------------\n"

@@ -1,0 +1,125 @@
+"""Budgets scaled with an engine's measured speed: factors, caps, and what stays as written."""
+
+from pathlib import Path
+
+import pytest
+
+from reprolab.engines import speed
+from reprolab.runs import budget
+from reprolab.scenarios import readrule
+from reprolab.scenarios.scenario import Scenario, Variant
+
+
+def scenario(timeout=30, read=None, variant_timeout=0):
+    v = Variant(name="v", expect="not-reproduced", timeout=variant_timeout)
+    return Scenario(name="s", title="t", summary="s", path=Path("/x/s.yaml"), image={}, run_command=("x",),
+                    timeout=timeout, variants=(v,), read=read), v
+
+
+def speed_of(fork_exec, cpu, ref_fork=400.0, ref_cpu=500.0):
+    ref = {"fork_exec_per_s": ref_fork, "cpu_per_s": ref_cpu}
+    return speed.compare({"fork_exec_per_s": fork_exec, "cpu_per_s": cpu}, ref)
+
+
+def test_the_slowdown_is_the_larger_ratio_and_budgets_grow_by_it():
+    facts = speed_of(20.0, 100.0)  # 20x slower at fork+exec, 5x at computing
+    assert facts["ratio"] == {"fork_exec": 20.0, "cpu": 5.0} and facts["slowdown"] == 20.0
+    s = budget.scale_of(facts)
+    assert (s.factor, s.capped, s.unscaled) == (20.0, False, "")
+    sc, v = scenario(timeout=30)
+    b = budget.for_variant(sc, v, s)
+    assert b.timeout == 600 and b.facts() == {"factor": 20.0, "timeout": {"written": 30, "scaled": 600}}
+    assert b.note() == "budgets x20 for this engine: timeout 30 s -> 600 s"
+
+
+def test_a_faster_engine_keeps_the_budgets_as_written():
+    s = budget.scale_of(speed_of(800.0, 1000.0))
+    assert s.factor == 1.0 and s.slowdown == 0.5
+    sc, v = scenario(timeout=30)
+    b = budget.for_variant(sc, v, s)
+    assert b.timeout == 30 and b.note() == ""
+
+
+def test_the_factor_is_capped_and_the_record_says_so():
+    s = budget.scale_of(speed_of(4.0, 500.0))  # 100x slower: a broken guest
+    assert (s.factor, s.slowdown, s.capped) == (budget.MAX_FACTOR, 100.0, True)
+    sc, v = scenario(timeout=30)
+    b = budget.for_variant(sc, v, s)
+    assert b.timeout == 1200 and b.facts()["capped"] is True
+    assert b.note() == "budgets x40 for this engine (capped at 40x; measured 100x): timeout 30 s -> 1200 s"
+
+
+def test_no_scaled_budget_exceeds_an_hour_unless_written_so():
+    s = budget.scale_of(speed_of(20.0, 500.0))
+    assert budget.for_variant(*scenario(timeout=600), s).timeout == budget.MAX_SECONDS
+    assert budget.scaled(5000, 20.0) == 5000  # written larger than the cap: kept as written
+    assert budget.scaled(7, 2.5) == 18  # rounded up
+
+
+def test_after_seconds_scales_and_stays_below_the_timeout():
+    rule = readrule.Rule(reproduced_exit=(1,), after_seconds=25)
+    s = budget.scale_of(speed_of(40.0, 500.0))  # x10
+    b = budget.for_variant(*scenario(timeout=30, read=rule), s)
+    assert (b.timeout, b.read.after_seconds) == (300, 250)
+    assert b.facts()["after_seconds"] == {"written": 25, "scaled": 250}
+    assert b.note() == "budgets x10 for this engine: timeout 30 s -> 300 s, read.after_seconds 25 s -> 250 s"
+    capped = budget.for_variant(*scenario(timeout=1000, read=readrule.Rule(after_seconds=900)),
+                                budget.scale_of(speed_of(40.0, 500.0)))
+    assert (capped.timeout, capped.read.after_seconds) == (3600, 3500)  # the written 100 s gap is kept
+
+
+def test_an_exposure_in_attempts_needs_no_scaling():
+    rule = readrule.Rule(reproduced_stdout="LEAK", attempt="^try", after_attempts=3000)
+    b = budget.for_variant(*scenario(timeout=120, read=rule), budget.scale_of(speed_of(20.0, 500.0)))
+    assert b.read.after_attempts == 3000 and "after_seconds" not in b.facts()
+
+
+def test_a_variant_timeout_is_the_one_scaled():
+    sc, v = scenario(timeout=30, variant_timeout=50)
+    assert budget.for_variant(sc, v, budget.scale_of(speed_of(40.0, 500.0))).facts()["timeout"] == {
+        "written": 50, "scaled": 500}
+
+
+@pytest.mark.parametrize("facts, unscaled", [
+    ({"error": "the calibration did not end within 120 s (read timed out)"},
+     "calibration failed: the calibration did not end within 120 s (read timed out)"),
+    (speed.compare({"fork_exec_per_s": 20.0, "cpu_per_s": 100.0}, {"error": "no Debian base image"}),
+     "no ratio to the lab's host: the lab's host could not be measured: no Debian base image"),
+    (None, "no ratio to the lab's host: not measured"),
+])
+def test_a_failed_calibration_leaves_budgets_unscaled_and_says_why(facts, unscaled):
+    s = budget.scale_of(facts)
+    assert (s.factor, s.unscaled) == (1.0, unscaled)
+    b = budget.for_variant(*scenario(timeout=30), s)
+    assert b.facts() == {"factor": 1.0, "timeout": {"written": 30, "scaled": 30}, "unscaled": unscaled}
+
+
+def test_no_scale_measures_but_keeps_the_budgets():
+    s = budget.scale_of(speed_of(20.0, 500.0), enabled=False)
+    assert (s.factor, s.slowdown, s.unscaled) == (1.0, 20.0, "--no-scale: budgets as written")
+    assert budget.for_variant(*scenario(timeout=30), s).timeout == 30
+
+
+def test_a_hang_says_how_long_it_ran_in_host_equivalent_seconds():
+    b = budget.for_variant(*scenario(timeout=30), budget.scale_of(speed_of(20.0, 500.0)))
+    assert b.hang_reason(600.4) == ("no end within the 600 s timeout (30 s written, x20); container killed after "
+                                    "600.4 s, 30.02 s host-equivalent (this engine measured 20x slower)")
+    unscaled = budget.for_variant(*scenario(timeout=30), budget.scale_of(speed_of(20.0, 500.0), enabled=False))
+    assert unscaled.hang_reason(30.2) == ("no end within the 30 s timeout; container killed after 30.2 s, "
+                                          "1.51 s host-equivalent (this engine measured 20x slower)")
+    plain = budget.for_variant(*scenario(timeout=30), budget.Scale())
+    assert plain.hang_reason(30.1) == "no end within the 30 s timeout; container killed"
+
+
+def test_the_calibration_line_is_read_or_refused():
+    good = ('{"fork_exec": 400, "fork_exec_failed": 0, "fork_exec_seconds": 1.0, "cpu_chunks": 250, '
+            '"cpu_chunk_iterations": 200000, "cpu_seconds": 0.5}')
+    assert speed.parse(good, 0, 2.1) == {"fork_exec_per_s": 400.0, "cpu_per_s": 500.0, "fork_exec": 400,
+                                         "cpu_chunks": 250, "cpu_chunk_iterations": 200000,
+                                         "container_seconds": 2.1}
+    assert speed.parse("Segmentation fault", 139, 0.3) == {
+        "error": "the calibration printed no result (exit status 139): 'Segmentation fault'"}
+    assert speed.parse('{"error": "seconds must lie in (0, 30]"}', 2, 0.1) == {
+        "error": "the calibration failed: seconds must lie in (0, 30]"}
+    assert speed.parse(good.replace('"fork_exec_failed": 0', '"fork_exec_failed": 1'), 1, 1.0) == {
+        "error": "the calibration failed (exit status 1, 1 failed fork+exec, 400 made)"}
