@@ -19,8 +19,9 @@ PREFERRED_BASES = ("debian:bookworm", "debian:trixie", "debian:bullseye")
 
 
 class Calibrator:
-    def __init__(self, scale=True):
+    def __init__(self, scale=True, timeout=speed.TIMEOUT):
         self.scale = scale  # False: --no-scale (speeds are still measured and recorded)
+        self.timeout = timeout  # seconds for one calibration container
         self._lock = threading.Lock()
         self._reference = None
 
@@ -28,7 +29,7 @@ class Calibrator:
         """The lab's host's speed (its engine `client`), measured on first call only."""
         with self._lock:
             if self._reference is None:
-                self._reference = _measure(client, _base_of(client), progress, owner, build=True)
+                self._reference = _measure(client, _base_of(client), progress, owner, True, self.timeout)
                 if "error" not in self._reference:
                     progress(f"speed of the lab's host: {_rates(self._reference)} (the reference of every engine's budgets)")
             return self._reference
@@ -44,7 +45,7 @@ class Calibrator:
             measured = ref = self.reference(client, progress, owner)
         else:
             base = "" if sent else _available_base(bases)
-            measured = _measure(client, base, progress, owner, build=not sent)
+            measured = _measure(client, base, progress, owner, not sent, self.timeout)
             ref = self._reference  # measured by the CLI before the engines started
             if ref is None:
                 ref = {"error": "the lab's host was not measured"}
@@ -75,7 +76,7 @@ def _rates(m):
     return f"{m['fork_exec_per_s']:g} fork+exec/s, {m['cpu_per_s']:g} CPU loops/s"
 
 
-def _measure(client, base, progress, owner, build):
+def _measure(client, base, progress, owner, build, timeout):
     """One calibration on `client`; the image built there from `base` first when `build`."""
     if build:
         base_id = lab_bases.image_id(client, base) if base else ""
@@ -88,7 +89,7 @@ def _measure(client, base, progress, owner, build):
         return {"error": f"the calibration image {speed.TAG} was not sent to this engine"}
     # owned like every container of the lab, so `clean` can tell when it is a stray
     labels = {**ownership.owner_labels(), lab_labels.RUN: "calibration", **(owner or {})}
-    out = speed.measure(client, labels)
+    out = speed.measure(client, labels, timeout=timeout)
     out["measured"] = record.utc(time.time())
     return out
 
