@@ -78,8 +78,8 @@ class Budget:
     def hang_reason(self, seconds):
         """A hang's reason: the timeout as written and as used, and how long the run lasted in
         host-equivalent seconds (its seconds divided by the measured slowdown)."""
-        if self.timeout == self.written_timeout and not self.scale.slowdown:
-            return f"no end within the {self.timeout} s timeout; container killed"
+        if self.timeout == self.written_timeout and self.scale.slowdown <= 1.0:
+            return f"no end within the {self.timeout} s timeout; container killed"  # the lab's host, or as fast
         scaled = "" if self.timeout == self.written_timeout else f" ({self.written_timeout} s written, x{self.scale.factor:g})"
         slow = self.scale.slowdown or 1.0
         return (f"no end within the {self.timeout} s timeout{scaled}; container killed after {seconds:g} s, "

@@ -109,6 +109,8 @@ def test_a_hang_says_how_long_it_ran_in_host_equivalent_seconds():
                                           "1.51 s host-equivalent (this engine measured 20x slower)")
     plain = budget.for_variant(*scenario(timeout=30), budget.Scale())
     assert plain.hang_reason(30.1) == "no end within the 30 s timeout; container killed"
+    host = budget.for_variant(*scenario(timeout=30), budget.scale_of(speed_of(400.0, 500.0)))  # the lab's host
+    assert host.hang_reason(30.1) == "no end within the 30 s timeout; container killed"
 
 
 def test_the_calibration_line_is_read_or_refused():
@@ -123,3 +125,19 @@ def test_the_calibration_line_is_read_or_refused():
         "error": "the calibration failed: seconds must lie in (0, 30]"}
     assert speed.parse(good.replace('"fork_exec_failed": 0', '"fork_exec_failed": 1'), 1, 1.0) == {
         "error": "the calibration failed (exit status 1, 1 failed fork+exec, 400 made)"}
+
+
+def test_the_engines_progress_line_says_its_speed_and_what_the_budgets_get():
+    from reprolab.runs import calibration
+    facts = speed_of(20.0, 100.0)
+    assert calibration.describe(facts, budget.scale_of(facts)) == (
+        "speed: 20 fork+exec/s, 100 CPU loops/s; 20x slower at fork+exec, 5x at computing than the lab's host; "
+        "budgets x20")
+    assert calibration.describe(facts, budget.scale_of(facts, enabled=False)).endswith(
+        "; budgets stay as written (--no-scale: budgets as written)")
+    broken = speed_of(4.0, 500.0)
+    assert calibration.describe(broken, budget.scale_of(broken)).endswith("; budgets x40 (capped; measured 100x)")
+    failed = {"error": "the calibration image reprolab/calibrate:1 was not sent to this engine"}
+    assert calibration.describe(failed, budget.scale_of(failed)) == (
+        "speed: not measured (the calibration image reprolab/calibrate:1 was not sent to this engine); "
+        "budgets stay as written")
