@@ -119,6 +119,14 @@ def test_the_calibration_line_is_read_or_refused():
     assert speed.parse(good, 0, 2.1) == {"fork_exec_per_s": 400.0, "cpu_per_s": 500.0, "fork_exec": 400,
                                          "cpu_chunks": 250, "cpu_chunk_iterations": 200000,
                                          "container_seconds": 2.1}
+    # what images/calibrate.c prints: the best of its rounds, and the totals beside it
+    rounds = ('{"fork_exec": 129, "fork_exec_failed": 0, "fork_exec_seconds": 0.200684, "fork_exec_total": 392, '
+              '"fork_exec_total_seconds": 1.014153, "cpu_chunks": 155, "cpu_chunk_iterations": 200000, '
+              '"cpu_seconds": 0.200127, "cpu_chunks_total": 512, "cpu_total_seconds": 1.070242, "rounds": 5}')
+    assert speed.parse(rounds, 0, 1.5) == {"fork_exec_per_s": 642.8, "cpu_per_s": 774.5, "fork_exec": 129,
+                                           "cpu_chunks": 155, "cpu_chunk_iterations": 200000,
+                                           "container_seconds": 1.5, "rounds": 5, "fork_exec_total": 392,
+                                           "cpu_chunks_total": 512}
     assert speed.parse("Segmentation fault", 139, 0.3) == {
         "error": "the calibration printed no result (exit status 139): 'Segmentation fault'"}
     assert speed.parse('{"error": "seconds must lie in (0, 30]"}', 2, 0.1) == {
