@@ -149,3 +149,20 @@ def test_the_engines_progress_line_says_its_speed_and_what_the_budgets_get():
     assert calibration.describe(failed, budget.scale_of(failed)) == (
         "speed: not measured (the calibration image reprolab/calibrate:1 was not sent to this engine); "
         "budgets stay as written")
+
+
+def test_other_engines_are_compared_with_the_hosts_best_of_this_boot(tmp_path, monkeypatch):
+    from reprolab.runs import calibration
+    monkeypatch.setenv("REPROLAB_CACHE", str(tmp_path))
+    first = calibration.best_of_boot({"fork_exec_per_s": 300.0, "cpu_per_s": 50.0, "measured": "t1"}, "boot-a")
+    assert first == {"fork_exec_per_s": 300.0, "cpu_per_s": 50.0, "samples": 1, "updated": "t1"}
+    # a loaded moment lowers no rate of the boot's best; a better one raises it
+    second = calibration.best_of_boot({"fork_exec_per_s": 30.0, "cpu_per_s": 80.0, "measured": "t2"}, "boot-a")
+    assert second == {"fork_exec_per_s": 300.0, "cpu_per_s": 80.0, "samples": 2, "updated": "t2"}
+    # another boot starts again
+    other = calibration.best_of_boot({"fork_exec_per_s": 30.0, "cpu_per_s": 80.0, "measured": "t3"}, "boot-b")
+    assert other == {"fork_exec_per_s": 30.0, "cpu_per_s": 80.0, "samples": 1, "updated": "t3"}
+    # an unreadable cache is ignored, not fatal
+    for f in (tmp_path / "speed").iterdir():
+        f.write_text("{not json")
+    assert calibration.best_of_boot({"fork_exec_per_s": 1.0, "cpu_per_s": 2.0, "measured": "t4"}, "boot-a")["samples"] == 1
