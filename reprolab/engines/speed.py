@@ -7,8 +7,8 @@ each in five rounds, and prints what the best round of each counted (other work 
 takes the CPU for moments: the best round is the engine's own speed) and the totals. The rates, the lab's host's rates and the ratios between them become
 the record's `host.speed`; runs.budget scales the wall-clock budgets with them.
 
-The image is built by the lab (the scenarios' build stage and toolchain layer, then the binary alone
-on `scratch`), labelled like every image of the lab, and reused by content hash.
+The image is built by the lab (gcc and libc6-dev on a Debian base, then the binary alone on
+`scratch`), labelled like every image of the lab, and reused by content hash.
 """
 
 import hashlib
@@ -29,13 +29,12 @@ KIND = "calibrate"  # the org.reprolab.probe label of its containers
 
 
 def context(base):
-    """The calibration image's build context on `base` (a Debian image with the scenarios' toolchain)."""
+    """The calibration image's build context on `base` (a Debian image: apt installs gcc there)."""
     env = render.environment()
     source = (render.IMAGES_DIR / "calibrate.c").read_bytes()
 
     def dockerfile(labels):
-        return env.get_template("calibrate.Dockerfile.j2").render(base=base, toolchain=render.toolchain(),
-                                                                  labels=labels)
+        return env.get_template("calibrate.Dockerfile.j2").render(base=base, labels=labels)
 
     base_labels = [(lab_labels.SCENARIO, "_calibrate")]
     digest = hashlib.sha256(dockerfile(base_labels).encode() + b"\0" + source).hexdigest()[:16]
