@@ -281,6 +281,27 @@ def bench_guests(tmp):
     return rows
 
 
+def bench_speed(tmp):
+    """Each engine's calibration (engines.speed): this host, and TCG guests of 5.10, 6.1 and 6.12, in
+    one run of one tiny fixture variant; the rates, the ratios to this host and the budget factor."""
+    lab("--scenarios", FIXTURES, "run", "outcomes:present", "--kernel", "host", "--kernel", "5.10", "--kernel", "6.1",
+        "--kernel", "6.12", results=tmp)
+    rows = []
+    for path in sorted(Path(tmp).glob("*.json")):
+        rec = json.loads(path.read_text())
+        s, g = rec["host"].get("speed") or {}, rec["host"].get("guest") or {}
+        name = f"guest {g.get('kernel_release')} ({g.get('accel')})" if g else f"this host ({rec['host'].get('kernel')})"
+        if "error" in s:
+            rows.append((f"speed, {name}", f"not measured: {s['error']}", "measured", False))
+            continue
+        ratio = s.get("ratio") or {}
+        rows.append((f"speed, {name}", f"{s['fork_exec_per_s']:g} fork+exec/s, {s['cpu_per_s']:g} CPU loops/s; "
+                     f"{ratio.get('fork_exec', 0):g}x / {ratio.get('cpu', 0):g}x slower than this host; budgets "
+                     f"x{(s.get('scale') or {}).get('factor', 1):g} (calibration container {s.get('container_seconds')} s)",
+                     "measured", True))
+    return rows
+
+
 def _ttd(evidence):
     for key, value in evidence.items():
         if "time_to" in key and isinstance(value, (int, float)):
@@ -289,7 +310,7 @@ def _ttd(evidence):
 
 
 BENCHES = {"overhead": bench_overhead, "variant": bench_variant, "jobs": bench_jobs, "build": bench_build, "compare": bench_compare,
-           "report": bench_report, "scenarios": bench_scenarios, "guests": bench_guests}
+           "report": bench_report, "scenarios": bench_scenarios, "guests": bench_guests, "speed": bench_speed}
 
 
 def main(argv):

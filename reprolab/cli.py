@@ -96,6 +96,9 @@ def parser():
             c.add_argument("--report", metavar="FILE", help="also write the HTML report of the run's record(s)")
             c.add_argument("--host", action="append", default=[], metavar="URL",
                            help="run on this engine (ssh://user@host, tcp://...); repeat for several hosts in parallel")
+            c.add_argument("--no-scale", action="store_true",
+                           help="keep every timeout and read.after_seconds as written on every engine (each engine's "
+                                "speed is still measured and recorded; docs/speed.md)")
             g = c.add_argument_group("kernel matrix (qemu guests; see README 'Other kernels')")
             g.add_argument("--kernel", action="append", default=[], metavar="KERNEL",
                            help="run in a guest of this kernel: a Debian suite (bullseye, bookworm, trixie, sid, "
@@ -158,6 +161,7 @@ def parser():
                     help="seconds for a guest's engine to answer (default 300)")
 
     from reprolab.results.compare import ENV_RULE, RULE
+    from reprolab.results.exposure import RULE as EXPOSURE_RULE
     cmp = sub.add_parser("compare", help="compare records side by side (columns: one per environment by default)",
                          description=f"Rows are scenario × variant × suite. A cell is the outcome, or "
                                      f"k/N [low-high] when the variant ran N times: reproduced in k of N runs, "
@@ -165,7 +169,7 @@ def parser():
                                      f"differ: {RULE}. Builds of one kernel release "
                                      f"(same x.y.z, e.g. 6.18.44-fc-v657 and 6.18.44-fc-v782) are adjacent "
                                      f"columns by environment and with --by kernel, and one column with --by "
-                                     f"release. See docs/compare.md.")
+                                     f"release. {EXPOSURE_RULE}. See docs/compare.md and docs/speed.md.")
     cmp.add_argument("records", nargs="+", metavar="RECORD", help="record files or folders")
     cmp.add_argument("--by", default="env", metavar="KEY",
                      help="columns: env (default: one per environment), kernel, release (kernel builds of one "
@@ -450,7 +454,15 @@ def _session(args, argv, client, targets, progress, base_source=None, host_extra
     policy = Policy(repeat=args.repeat, until_decided=args.until_decided, confidence=args.confidence,
                     max_rate=args.max_rate, jobs=args.jobs, build_timeout=args.build_timeout)
     return session.Session(Connected(client, host_extra or {}, prebuilt, base_source), targets, args.results,
-                           ["lab.py"] + list(argv), progress, policy)
+                           ["lab.py"] + list(argv), progress, policy, calibrator=_calibrator(args))
+
+
+def _calibrator(args):
+    """The run's one Calibrator (runs.calibration): the lab's host measured once for every engine."""
+    if getattr(args, "calibrator", None) is None:
+        from reprolab.runs import calibration
+        args.calibrator = calibration.Calibrator(scale=not args.no_scale)
+    return args.calibrator
 
 
 def _write_junit(args, rec, suffix=""):
@@ -475,6 +487,8 @@ def _run_hosts(args, argv, targets):
             local = engine.connect()  # bases made here can be copied to engines that lack them
         except LabError:
             local = None
+    if local is not None:  # the lab's host, measured before any other engine runs (a guest loads it)
+        _calibrator(args).reference(local, _progress)
     outcome = hosts.run_on_hosts(
         endpoints, lambda client, progress, facts: _session(
             args, argv, client, targets, progress, local, facts,

@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from reprolab.engines import engine, transfer
+from reprolab.engines import engine, speed, transfer
 from reprolab.guests import guest, kernels, qemu
 from reprolab.common.errors import UserError
 
@@ -171,4 +171,12 @@ def images_for_guests(local, targets, progress=lambda msg: None, timeout=None):
         else:
             why = tb.skipped or (tb.built.log_tail.splitlines() or ["build failed"])[-1]
             missing[tb.tag] = f"the image did not build on the lab's engine, so no guest has it: {why[:300]}"
+    # the speed calibration's image (engines.speed) goes with them: each guest measures itself once
+    base = next((b for b in ("debian:bookworm", "debian:trixie", "debian:bullseye") if b in images), "")
+    if base:
+        image_id, why = speed.ensure_image(local, base, images[base], progress)
+        if image_id:
+            images[speed.TAG] = image_id
+        else:
+            progress(f"{why}; the guests' budgets will stay as written")
     return images, missing

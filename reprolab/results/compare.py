@@ -16,7 +16,7 @@ from typing import NamedTuple
 from tabulate import tabulate
 
 from reprolab.common import stats
-from reprolab.results import environment, record
+from reprolab.results import environment, exposure, record
 from reprolab.common.errors import RecordError, UserError
 from reprolab.versions import release as versions
 from reprolab.versions.axis import SOURCES as VERSION_AXES
@@ -240,7 +240,12 @@ def _table(p, by, only_diff=False):
         star = differs([cells.get(c, []) for c in p.columns])
         if only_diff and not star:
             continue
-        out.append(list(key) + [v + (DIFF_MARK if star and v else "") for v in values])
+        notes, unequal = exposure.row([[r for _, r in entries.get(c, [])] for c in p.columns])
+        values = [v + n for v, n in zip(values, notes)]  # negatives of unequal exposure say theirs
+        names = list(key)
+        if unequal:
+            names[1] += exposure.MARK
+        out.append(names + [v + (DIFF_MARK if star and v else "") for v in values])
     return head + p.columns, out
 
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import jinja2
 
 from reprolab.common import stats
-from reprolab.results import compare, table
+from reprolab.results import compare, exposure, table
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Bounds that keep a page of thousands of runs small: a cell lists its runs up to RUN_LIST and
@@ -47,14 +47,20 @@ def view(loaded, problems=(), by=compare.ENV, out_dir=".", now=None):
     out_rows = []
     for i, (key, cells) in enumerate(rows.items()):
         differs = compare.differs([[r["outcome"] for _, r in cells.get(c, [])] for c in columns])
+        shown = [_cell(f"{i}-{j}", key, col, cells.get(col, []), files, out_dir) for j, col in enumerate(columns)]
+        notes, unequal = exposure.row([[r for _, r in cells.get(c, [])] for c in columns])
+        for c, note in zip(shown, notes):  # negatives of unequal exposure say theirs, as in compare
+            if c is not None and note:
+                c["text"] += note
+                c["title"] += note
         out_rows.append({
-            "key": list(key), "model": key[1].endswith(" (model)"), "differs": differs,
-            "cells": [_cell(f"{i}-{j}", key, col, cells.get(col, []), files, out_dir)
-                      for j, col in enumerate(columns)]})
+            "key": list(key[:1]) + [key[1] + (exposure.MARK if unequal else "")] + list(key[2:]),
+            "model": key[1].endswith(" (model)"), "differs": differs, "exposure_differs": unequal,
+            "cells": shown})
     groups = compare.releases(columns, p.kernels)
     sets = _record_sets(records, p, files)
     return {
-        "by": by, "rule": compare.RULE, "env_rule": compare.ENV_RULE,
+        "by": by, "rule": compare.RULE, "env_rule": compare.ENV_RULE, "exposure_rule": exposure.RULE,
         "problems": list(problems),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now)),
         "head": ["scenario", "variant"] + ([] if by == "suite" else ["suite"]),
@@ -149,7 +155,8 @@ def _details(rec, r, files, out_dir):
         "versions": sorted((k, v) for k, v in (r.get("versions") or {}).items() if v not in ("", None)),
         "timing": [(label, v) for label, v in (
             ("run", _seconds(r.get("seconds"))), ("build", _seconds(r.get("build_seconds"))),
-            ("attempts", r.get("attempts")), ("started", r.get("started")), ("ended", r.get("ended")),
+            ("attempts", r.get("attempts")), ("exposure", _exposure(r.get("exposure"))),
+            ("budget", _budget(r.get("budget"))), ("started", r.get("started")), ("ended", r.get("ended")),
             ("exit code", r.get("exit_code")), ("privilege", r.get("privilege")),
             ("ran beside", ", ".join(r.get("ran_beside") or []) or None),
             ("built beside", ", ".join(r.get("built_beside") or []) or None),
@@ -159,6 +166,29 @@ def _details(rec, r, files, out_dir):
         "replay": r.get("replay") or "", "docker_command": r.get("docker_command") or "",
         "host": _host_facts(rec["host"]), "guest": _guest_facts(rec["host"]),
     }
+
+
+def _exposure(exp):
+    """A result's exposure in words: its own count, attempts, seconds (and on the lab's host)."""
+    if not exp:
+        return None
+    parts = [f"{exp['count']:g} {exp.get('unit', '')}".strip()] if "count" in exp else []
+    parts.append(f"{exp.get('attempts', 0)} attempts")
+    parts.append(f"{exp.get('seconds', 0):g} s" + (f" ({exp['host_equivalent_seconds']:g} s host-equivalent)"
+                                                   if "host_equivalent_seconds" in exp else ""))
+    return ", ".join(parts)
+
+
+def _budget(b):
+    """A result's budgets as written and as scaled for its engine."""
+    if not b:
+        return None
+    parts = [f"timeout {b['timeout']['written']} s" + (f" -> {b['timeout']['scaled']} s"
+                                                      if b['timeout']['scaled'] != b['timeout']['written'] else "")]
+    if "after_seconds" in b:
+        parts.append(f"after_seconds {b['after_seconds']['written']} s -> {b['after_seconds']['scaled']} s")
+    text = ", ".join(parts) + (f" (x{b['factor']:g}{', capped' if b.get('capped') else ''})" if b["factor"] != 1 else "")
+    return text + (f"; unscaled: {b['unscaled']}" if b.get("unscaled") else "")
 
 
 def _seconds(value):

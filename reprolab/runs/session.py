@@ -22,9 +22,9 @@ from reprolab.common import heartbeat, labels, stats
 from reprolab.common.errors import EngineError, Interrupted
 from reprolab.common.outcome import Outcome, match
 from reprolab.engines import bases, engine, ownership, privilege
-from reprolab.results import record
+from reprolab.results import exposure, record
 from reprolab.runs import entry as entries
-from reprolab.runs import execute, prereq, recovery, runopts
+from reprolab.runs import budget, execute, prereq, recovery, runopts
 from reprolab.runs.images import RunImages, failure_reason
 from reprolab.runs.policy import Policy
 from reprolab.scenarios import selection
@@ -61,8 +61,11 @@ def remove_run_containers(client, run_id):
 
 
 class Session:
-    def __init__(self, connected, targets, results_dir, argv, progress=lambda msg: None, policy=Policy()):
+    def __init__(self, connected, targets, results_dir, argv, progress=lambda msg: None, policy=Policy(),
+                 calibrator=None):
         self.connected, self.policy = connected, policy
+        # runs.calibration.Calibrator: measures this engine once; budgets scale with it (None: as written)
+        self.calibrator, self.scale = calibrator, budget.Scale()
         self.client = connected.client
         self.targets = targets
         self.results_dir = Path(results_dir)
@@ -120,6 +123,9 @@ class Session:
                                              local=host["local_engine"], source=self.connected.base_source)
         for b in self.images.bases.values():
             self.record["bases"][b.image] = {"available": b.available, "origin": b.origin, "reason": b.reason}
+        if self.calibrator is not None:
+            host["speed"], self.scale = self.calibrator.engine(self.client, host, self.images.bases, self.progress,
+                                                               self.owner, sent=self.connected.prebuilt is not None)
         if any(t.scenario.requires.privileged for t in self.targets):
             self._probe_privilege()
 
@@ -224,6 +230,8 @@ class Session:
             # runs): the lab's machine's 1-minute load before and after says whether it did.
             entry["lab_host_load"] = [round(load, 2), round(os.getloadavg()[0], 2)]
         entry["outcome"], entry["reason"] = outcome, reason or entry["reason"]
+        entry["exposure"] = exposure.of(entry, target.scenario.exposure_count, target.scenario.exposure_unit,
+                                        self.scale.slowdown)
         entry["match"] = match(outcome, v.expect)
         entry["ended"] = record.utc(time.time())
         self._spans[id(entry)] = (mono, time.monotonic())
@@ -267,9 +275,13 @@ class Session:
                 copy = (sc.artifacts, log_path.with_suffix(".artifacts"))
                 entry["artifacts"] = {"from": sc.artifacts,
                                       "path": str(copy[1].relative_to(self.results_dir)), "files": []}
-            result = execute.run_container(self.client, opts, sc.timeout_of(v), log_path,
+            b = budget.for_variant(sc, v, self.scale)
+            entry["budget"] = b.facts()
+            if b.note():
+                self.progress(f"{target.key}: {b.note()}")
+            result = execute.run_container(self.client, opts, b.timeout, log_path,
                                            self.record["host"].get("local_engine", False),
-                                           creating=self._creating, read=sc.read_rule(v), artifacts=copy,
+                                           creating=self._creating, read=b.read, artifacts=copy,
                                            on_leftover=self._leftovers.add)
         except Stopped:
             return Outcome.ERROR.value, "the run stopped before this variant's container was made"
@@ -287,6 +299,8 @@ class Session:
             entry["artifacts"].update(result.artifacts)
         if result.rule:  # a read rule decided, not a verdict line of the reproducer's
             entry["verdict_by"], entry["verdict_rule"] = result.verdict_by, result.rule
+        if result.outcome == Outcome.HANG.value:
+            return result.outcome, b.hang_reason(result.seconds)
         return result.outcome, result.reason
 
     def _shares_cpus(self):

@@ -286,7 +286,9 @@ def _explain(err, located):
     if v == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         hint = {"not_reproduced": "; say after what exposure (after_seconds, after_attempts) or exit_status "
-                                  "no match means not-reproduced"}.get(missing, "")
+                                  "no match means not-reproduced",
+                "count": "; name the key of the verdict's evidence that counts the exposure "
+                         "(e.g. count: children_while_removing)"}.get(missing, "")
         return located.line(path), f"{where}: missing required key '{missing}'{hint}"
     if v == "enum":
         choices = ", ".join(str(c) for c in err.validator_value)
@@ -354,6 +356,10 @@ def _pattern_meaning(path):
         return "is not a user[:group] (names or numbers, e.g. 65534:65534 for nobody:nogroup)"
     if "capabilities" in keys:
         return "is not a capability name (e.g. SYS_ADMIN)"
+    if "exposure" in keys and keys[-1] == "count":
+        return "is not a key of the verdict's evidence (letters, digits, '_'; dotted for nested, e.g. children_while_removing)"
+    if "exposure" in keys and keys[-1] == "unit":
+        return "is not a unit (a plural noun in lower case, e.g. children)"
     return "is not allowed here (lower-case letters, digits, '.' and '-')"
 
 

@@ -82,6 +82,8 @@ class Scenario:
     default_variant: str = ""
     read: object = None  # readrule.Rule or .Compare: how to read an upstream reproducer; None: it prints its verdict line
     artifacts: str = ""  # a folder in the container copied out before removal; "": none
+    exposure_count: str = ""  # the evidence key of the reproducer's own exposure count (run.exposure)
+    exposure_unit: str = ""
 
     def __post_init__(self):
         if not self.run_command:
@@ -176,4 +178,6 @@ def from_data(data, path):
         default_variant=data.get("default_variant") or next(iter(data["variants"])),
         read=readrule.from_data(run["read"]) if "read" in run else None,
         artifacts=run.get("artifacts", ""),
+        exposure_count=(run.get("exposure") or {}).get("count", ""),
+        exposure_unit=(run.get("exposure") or {}).get("unit", ""),
     )

@@ -68,8 +68,8 @@ def test_a_fixture_scenario_runs_on_a_guest_kernel(client, tmp_path, fixture_sce
     assert host["kernel"] != os.uname().release
     assert host["cgroup"] == "v1" and g["cgroup"] == "v1"
     assert g["accel"] in ("kvm", "tcg") and g["boot_seconds"] > 0
-    # the image disk brought both images and the base: nothing went through docker load, nothing was built
-    assert g["images_on_disk"] == 3 and g["images_sent"] == 0 and g["image_disk"]
+    # the image disk brought both images, the base and the speed calibration: no docker load, no build
+    assert g["images_on_disk"] == 4 and g["images_sent"] == 0 and g["image_disk"]  # with the calibration image
     assert host["local_engine"] is False and host["engine_url"].startswith("tcp://127.0.0.1:")
     assert (tmp_path / "results" / g["console_log"]).read_text(errors="replace").count("reprolab-initramfs") >= 1
     assert [(r["variant"], r["outcome"]) for r in rec["results"]] == [("present", "reproduced"),

@@ -46,7 +46,7 @@ def test_good_file_loads(write_scenario):
 def test_unknown_key_names_its_line_and_the_known_keys(write_scenario):
     text = GOOD.replace("  timeout: 30\n", "  timeout: 30\n  memroy: 1g\n")
     assert problems_of(write_scenario(text, sources={"run.sh": ""})) == [
-        "14: run.memroy: unknown key 'memroy'; known keys here: args, artifacts, command, env, hang_is_symptom, memory, pids, read, timeout"]
+        "14: run.memroy: unknown key 'memroy'; known keys here: args, artifacts, command, env, exposure, hang_is_symptom, memory, pids, read, timeout"]
 
 
 def test_bad_expectation(write_scenario):

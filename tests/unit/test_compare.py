@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from reprolab.common import stats
-from reprolab.results import compare, junit, record
+from reprolab.results import compare, exposure, junit, record
 from reprolab.common.errors import UserError
 
 
