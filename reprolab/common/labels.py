@@ -9,6 +9,7 @@ SCENARIO = f"{PREFIX}.scenario"
 VARIANT = f"{PREFIX}.variant"
 SUITE = f"{PREFIX}.suite"
 PROBE = f"{PREFIX}.probe"  # the short-lived container that asks whether privileged mode works
+ROOTSTEP = f"{PREFIX}.rootstep"  # a step that needs root, run in a container for a lab run as a user
 
 # who made a container: `clean` removes it only when that process is gone
 OWNER_HOST = f"{PREFIX}.owner.host"
@@ -21,3 +22,4 @@ CONTENT_HASH = f"{PREFIX}.content-hash"
 BASE_ID = f"{PREFIX}.base-id"
 BASE_ORIGIN = f"{PREFIX}.base.origin"
 BASE_SUITE = f"{PREFIX}.base.suite"
+TOOLS = f"{PREFIX}.tools"  # the host-tools image of root steps (engines/rootstep.py)
