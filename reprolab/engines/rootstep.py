@@ -186,11 +186,14 @@ class Step:
         except (docker.errors.APIError, requests.exceptions.RequestException, ValueError):
             pass
 
-    def wait(self, timeout):
-        """Wait for the step to end; EngineError with its last lines unless it exited 0."""
+    def wait(self, timeout, cancel=None):
+        """Wait for the step to end; EngineError with its last lines unless it exited 0 (or when the
+        `cancel` event is set: the run is stopping)."""
         deadline = time.monotonic() + timeout
         code = None
         while code is None:
+            if cancel is not None and cancel.is_set():
+                raise EngineError(f"{self.what} was stopped: the run is stopping")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise EngineError(f"{self.what} did not finish within {timeout:g} s; its last line: "

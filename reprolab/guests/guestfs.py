@@ -89,6 +89,7 @@ def _rootfs_in_container(work, archive, security, progress):
     (it goes with the container), only disk.img and busybox reach `work`, owned by the user."""
     with tempfile.TemporaryDirectory(prefix="reprolab-etc-") as stage:
         stage = Path(stage)
+        stage.chmod(0o755)  # `cp -a /in/.` gives the tree's root the mode of this folder
         configure_etc(stage, archive, security)  # the same edits, applied over the tree in the container
         script = "\n".join([
             f"debootstrap --variant=minbase --include={','.join(PACKAGES)} {SUITE} /tree \"$REPROLAB_MIRROR\"",
