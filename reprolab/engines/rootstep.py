@@ -17,6 +17,7 @@ anonymous volume and go with the container; nothing owned by root is left in the
 import hashlib
 import io
 import os
+import re
 import tarfile
 import threading
 import time
@@ -200,12 +201,14 @@ class Step:
                                   f"{self.tail(1) or '(none)'}")
             try:
                 code = self.client.api.wait(self.cid, timeout=min(5, left)).get("StatusCode")
-            except requests.exceptions.ConnectionError:
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
                 continue  # the wait's read timed out: the step is still going
         if self.reader is not None:
             self.reader.join(5)
         if code != 0:
-            raise EngineError(f"{self.what} failed (exit {code}): {self.tail(3)[:400]}")
+            # a mirror's host never goes into records or logs (tool.run's redact)
+            tail = re.sub(r"https?://\S+", "<mirror>", self.tail(3))
+            raise EngineError(f"{self.what} failed (exit {code}): {tail[:400]}")
         return "\n".join(self.lines)
 
     def running(self):
