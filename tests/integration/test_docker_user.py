@@ -92,8 +92,17 @@ class User:
         return ["runuser", "-u", self.name, "--", *env, str(self.venv / "bin" / "python"), str(self.lab_dir / "lab.py"),
                 "--scenarios", str(self.lab_dir / "fixture-scenarios"), "--results", str(self.results), *args]
 
-    def lab(self, *args, timeout=1800):
-        return subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, cwd=self.home)
+    def lab(self, *args, timeout=3600):
+        """Run the lab as the user; on timeout its whole session (runuser and the lab) is killed."""
+        proc = subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=self.home, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            pytest.fail(f"lab.py {' '.join(args)} as {self.name} took more than {timeout} s:\n{err[-3000:]}")
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     def start(self, *args):
         return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
