@@ -213,6 +213,9 @@ def parser():
                     help="remove them all, live runs and other machines' runs included")
     cl.add_argument("--run", action="append", default=[], metavar="RUN_ID",
                     help="only the containers of this run (repeatable)")
+    cl.add_argument("--root-steps", action="store_true",
+                    help="only the containers of root steps (what a user's lab runs as root on the engine: "
+                         "debootstrap, image disks; docs/docker-user.md), besides stray guests")
     comp = sub.add_parser("compose", help="write docker-compose.yml and compose/*.Dockerfile from the scenarios")
     comp.add_argument("--check", action="store_true", help="only report whether the committed files are stale")
     comp.add_argument("-o", "--output", metavar="FILE", help="write only the compose file, to FILE")
@@ -703,7 +706,7 @@ def cmd_clean(args, argv):
     if not args.run:  # guests belong to no engine run; a --run filter is about containers only
         for what, removed, reason in guest.strays(args.force):
             print(f"{'removed' if removed else 'left'} {what}: {reason}")
-    decisions = clean.clean(engine.connect(), force=args.force, runs=args.run)
+    decisions = clean.clean(engine.connect(), force=args.force, runs=args.run, root_steps=args.root_steps)
     for d in decisions:
         print(f"{'removed' if d.removed else 'left'} {d.container} (run {d.run or '?'}, {d.what}): {d.reason}")
     removed = sum(d.removed for d in decisions)

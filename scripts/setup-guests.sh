@@ -2,7 +2,8 @@
 # What the kernel matrix (`lab.py run --kernel ...`) needs beyond the lab itself: qemu (the guests),
 # qemu-img (their overlays), kmod (depmod for a guest kernel's modules), e2fsprogs (mkfs.ext4 -d),
 # debootstrap (the guests' root filesystem) and util-linux's setpriv (qemu dies with its owner).
-# The quick start does not need it; `make test` does (a test boots a guest kernel).
+# The quick start does not need it; `make test` does (a test boots a guest kernel). Run once as root
+# (`sudo make host guests`); a user in the docker group then runs the guests too (docs/docker-user.md).
 set -euo pipefail
 missing=()
 command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)

@@ -9,6 +9,7 @@ SCENARIO = f"{PREFIX}.scenario"
 VARIANT = f"{PREFIX}.variant"
 SUITE = f"{PREFIX}.suite"
 PROBE = f"{PREFIX}.probe"  # the short-lived container that asks whether privileged mode works
+ROOTSTEP = f"{PREFIX}.rootstep"  # a step that needs root, run in a container for a lab run as a user
 
 # who made a container: `clean` removes it only when that process is gone
 OWNER_HOST = f"{PREFIX}.owner.host"
@@ -32,3 +33,4 @@ TOOLCHAIN_RELEASE = f"{PREFIX}.toolchain.release"  # the source's name of the re
 TOOLCHAIN_VERSION = f"{PREFIX}.toolchain.version"  # what the toolchain says it is: go1.23.3
 TOOLCHAIN_SHA256 = f"{PREFIX}.toolchain.sha256"  # of the wheel it was unpacked from
 RELEASE = f"{PREFIX}.release"  # + .<axis> on a scenario image: the release it was built with
+TOOLS = f"{PREFIX}.tools"  # the host-tools image of root steps (engines/rootstep.py)

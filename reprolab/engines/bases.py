@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 
-from reprolab.common import heartbeat, labels
+from reprolab.common import heartbeat, labels, tool, whoami
 from reprolab.engines.engine_errors import boundary, url
 from reprolab.common.errors import EngineError, UserError
 
@@ -221,16 +221,16 @@ def debootstrap(client, suite, progress=lambda msg: None, timeout=None, workdir=
 
 
 def _debootstrap(client, suite, act, timeout, workdir, cancel):
-    if not shutil.which("debootstrap"):
-        raise EngineError("debootstrap is not installed; run 'sudo bash scripts/setup-host.sh'")
-    if os.geteuid() != 0:
-        raise UserError("making a base image with debootstrap needs root; run as root or provide debian:" + suite)
+    debootstrap_bin = tool.require("debootstrap", f"making debian:{suite}")
     timeout = timeout or debootstrap_timeout()
     archive, security = mirrors()
+    if not whoami.as_root():
+        _debootstrap_in_container(client, suite, act, timeout, workdir, cancel, archive, security)
+        return
     with tempfile.TemporaryDirectory(prefix=f"reprolab-{suite}-", dir=workdir) as tmp:
         try:
             root = Path(tmp) / "rootfs"
-            code, tail = _bounded(["debootstrap", "--variant=minbase", suite, str(root), archive], timeout,
+            code, tail = _bounded([debootstrap_bin, "--variant=minbase", suite, str(root), archive], timeout,
                                   cancel=cancel, on_line=act.detail)
             if cancel is not None and cancel.is_set():
                 raise EngineError(f"debootstrap {suite} was stopped: the run is stopping")
@@ -244,6 +244,29 @@ def _debootstrap(client, suite, act, timeout, workdir, cancel):
             _import_rootfs(client, suite, root, Path(tmp) / "rootfs.tar", archive, security, act)
         finally:
             _unmount_under(tmp)  # a killed debootstrap leaves /proc and /sys mounted in its root
+
+
+def _debootstrap_in_container(client, suite, act, timeout, workdir, cancel, archive, security):
+    """A user's lab: the same debootstrap and edits as root in a container on the engine
+    (rootstep.py); only the root's tarball reaches the user's folder, then the engine imports it."""
+    from reprolab.engines import rootstep
+    with tempfile.TemporaryDirectory(prefix=f"reprolab-{suite}-", dir=workdir) as tmp:
+        src, out = Path(tmp) / "in", Path(tmp) / "out"
+        src.mkdir()
+        out.mkdir()
+        (src / "sources.list").write_text(sources_list(suite, archive, security))
+        script = "\n".join([
+            f"debootstrap --variant=minbase {suite} /tree \"$REPROLAB_MIRROR\"",
+            "cp /in/sources.list /tree/etc/apt/sources.list",
+            "rm -rf /tree/var/lib/apt/lists /tree/var/cache/apt/archives",
+            "mkdir -p /tree/var/lib/apt/lists/partial /tree/var/cache/apt/archives/partial",
+            "echo 'packing its root'",
+            "tar -C /tree -cf /out/rootfs.tar .",
+        ])
+        with rootstep.Step(client, f"debootstrap of debian:{suite}", script, out=out, network="host",
+                           binds={src: ("/in", "ro")}, env={"REPROLAB_MIRROR": archive}, on_line=act.detail) as step:
+            step.wait(timeout, cancel)
+        _import_tarball(client, suite, out / "rootfs.tar", act)
 
 
 def _bounded(argv, timeout, cancel=None, on_line=lambda line: None):
@@ -299,6 +322,10 @@ def _import_rootfs(client, suite, root, tarball, archive, security, act):
     shutil.rmtree(root / "var/cache/apt/archives", ignore_errors=True)
     (root / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
+    _import_tarball(client, suite, tarball, act)
+
+
+def _import_tarball(client, suite, tarball, act):
     act.detail("waiting for the engine to import another base")
     with _IMPORTS, boundary(f"importing the debootstrapped debian:{suite}", url(client)):
         act.say(f"base debian:{suite}: importing")

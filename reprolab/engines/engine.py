@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import docker
 import requests
 
-from reprolab.common import capabilities
+from reprolab.common import capabilities, whoami
 from reprolab.engines import engine_errors
 from reprolab.common.errors import EngineError
 
@@ -78,6 +78,9 @@ def host_facts(client):
         "cgroup_version": info.get("CgroupVersion"),
         "engine_url": getattr(client, "reprolab_url", client.api.base_url),
         "local_engine": local,
+        # who ran the lab, and so where its root steps (root disks, image disks, debootstrap) were done
+        "lab_user": {k: v for k, v in whoami.user().items() if k != "gid"},
+        "root_steps": whoami.root_steps(),
     }
     # How `compare --by host` names this engine: the machine's name, or the remote URL's host part.
     facts["host_label"] = facts["hostname"] if local else facts["engine_url"].split("://", 1)[-1].split("@")[-1]

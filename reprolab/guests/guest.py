@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from reprolab.common import cache
+from reprolab.common import cache, tool
 from reprolab.guests import guestfs, qemu
 from reprolab.common.errors import EngineError, UserError
 
@@ -30,10 +30,9 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # systemd colours its status lines
 
 
 def require_tools():
-    for tool, package in ((QEMU, "qemu-system-x86"), ("qemu-img", "qemu-utils"), ("setpriv", "util-linux")):
-        if not shutil.which(tool):
-            raise UserError(f"{tool} not found: the kernel matrix needs it; install {package} "
-                            f"('sudo bash scripts/setup-guests.sh')")
+    for name in (QEMU, "qemu-img", "setpriv"):
+        if not tool.which(name):
+            raise UserError(tool.missing(name, "the kernel matrix needs it"))
 
 
 def qemu_version():

@@ -9,15 +9,14 @@ forward bound to 127.0.0.1 on the host reaches (the guest has no other network).
 
 import hashlib
 import json
-import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
-from reprolab.common import cache, tool
-from reprolab.engines import bases
+from reprolab.common import cache, heartbeat, tool, whoami
+from reprolab.engines import bases, engine, rootstep
 from reprolab.guests import initramfs
-from reprolab.common.errors import EngineError, UserError
 
 SUITE = "bookworm"
 PACKAGES = ("systemd-sysv", "udev", "kmod", "iproute2", "docker.io", "apparmor", "procps",
@@ -48,35 +47,63 @@ MASKED = ("apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer", "fs
 
 
 def rootfs(progress=lambda msg: None):
-    """Path of the cached root disk image (raw ext4), built on first use (about 2–3 minutes)."""
+    """Path of the cached root disk image (raw ext4), built on first use (about 2–3 minutes).
+
+    Root builds it on the host; a user of the Docker engine in a container on it (rootstep.py),
+    from the same debootstrap, edits and mkfs.ext4, and ends owning the disk."""
     dest = cache.root() / "rootfs" / f"{SUITE}-r{RECIPE}"
     disk = dest / "disk.img"
     if (dest / "rootfs.json").exists() and disk.exists():
         return disk
-    if not shutil.which("debootstrap"):
-        raise EngineError("debootstrap is not installed; run 'sudo bash scripts/setup-guests.sh'")
-    if os.geteuid() != 0:
-        raise UserError("building the guest root filesystem needs root (debootstrap)")
+    tool.require("debootstrap", "the guest root filesystem")
     work = dest.with_name(dest.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
-    tree = work / "tree"
-    tree.mkdir(parents=True)
+    work.mkdir(parents=True)
     archive, security = bases.mirrors()
     start = time.monotonic()
-    progress(f"guest root filesystem ({SUITE} with {', '.join(PACKAGES)}): debootstrap, about 2–3 minutes")
-    tool.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(tree), archive],
-         "debootstrap of the guest root filesystem", 1800)
-    configure(tree, archive, security)
-    progress(f"guest root filesystem: making the {DISK_SIZE} sparse disk image")
-    mkfs(tree, work / "disk.img", DISK_SIZE, "reprolab-root")
-    shutil.copy2(tree / "bin" / "busybox", work / "busybox")
-    shutil.rmtree(tree)
+    progress(f"guest root filesystem ({SUITE} with {', '.join(PACKAGES)}): debootstrap, about 2–3 minutes"
+             + ("" if whoami.as_root() else ", as root in a container on the Docker engine"))
+    if whoami.as_root():
+        tree = work / "tree"
+        tree.mkdir()
+        tool.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(tree), archive],
+                 "debootstrap of the guest root filesystem", 1800)
+        configure(tree, archive, security)
+        progress(f"guest root filesystem: making the {DISK_SIZE} sparse disk image")
+        mkfs(tree, work / "disk.img", DISK_SIZE, "reprolab-root")
+        shutil.copy2(tree / "bin" / "busybox", work / "busybox")
+        shutil.rmtree(tree)
+    else:
+        _rootfs_in_container(work, archive, security, progress)
     (work / "rootfs.json").write_text(json.dumps({
         "suite": SUITE, "packages": list(PACKAGES), "recipe": RECIPE,
-        "seconds": round(time.monotonic() - start, 1)}, indent=1) + "\n")
+        "seconds": round(time.monotonic() - start, 1), "root_steps": whoami.root_steps(),
+        "made_by": whoami.user()["name"]}, indent=1) + "\n")
     shutil.rmtree(dest, ignore_errors=True)
     work.rename(dest)
     return disk
+
+
+def _rootfs_in_container(work, archive, security, progress):
+    """The root path's steps as root in a container: the tree lives in the container's own layer
+    (it goes with the container), only disk.img and busybox reach `work`, owned by the user."""
+    with tempfile.TemporaryDirectory(prefix="reprolab-etc-") as stage:
+        stage = Path(stage)
+        stage.chmod(0o755)  # `cp -a /in/.` gives the tree's root the mode of this folder
+        configure_etc(stage, archive, security)  # the same edits, applied over the tree in the container
+        script = "\n".join([
+            f"debootstrap --variant=minbase --include={','.join(PACKAGES)} {SUITE} /tree \"$REPROLAB_MIRROR\"",
+            "rm -rf /tree/var/cache/apt/archives",
+            "mkdir -p /tree/var/cache/apt/archives/partial /tree/lib/modules",
+            "cp -a --no-preserve=ownership --remove-destination /in/. /tree/",
+            f"echo 'reprolab: making the {DISK_SIZE} sparse disk image'",
+            " ".join(mkfs_argv("/tree", "/out/disk.img", DISK_SIZE, "reprolab-root")),
+            "cp /tree/bin/busybox /out/busybox",
+        ])
+        client = engine.connect()
+        with heartbeat.activity(progress, "making the guest root filesystem in a container") as act:
+            rootstep.run(client, "the guest root filesystem", script, 1800, out=work, network="host",
+                         binds={stage: ("/in", "ro")}, env={"REPROLAB_MIRROR": archive}, on_line=act.detail)
 
 
 def busybox():
@@ -86,6 +113,17 @@ def busybox():
 def configure(tree, archive, security):
     """Make a debootstrapped tree a bootable engine host (pure file edits)."""
     tree = Path(tree)
+    configure_etc(tree, archive, security)
+    (tree / "lib" / "modules").mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(tree / "var" / "cache" / "apt" / "archives", ignore_errors=True)
+    (tree / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+
+
+def configure_etc(tree, archive, security):
+    """The edits under /etc (files and symlinks): on the tree itself, or on an empty folder whose
+    contents a root step copies over the tree."""
+    tree = Path(tree)
+    (tree / "etc" / "apt").mkdir(parents=True, exist_ok=True)
     (tree / "etc" / "hostname").write_text("reprolab-guest\n")
     (tree / "etc" / "hosts").write_text("127.0.0.1 localhost reprolab-guest\n")
     (tree / "etc" / "fstab").write_text("# root and /lib/modules are mounted by the lab's initramfs\n")
@@ -106,9 +144,12 @@ def configure(tree, archive, security):
         link = tree / "etc" / "systemd" / "system" / unit
         if not link.exists() and not link.is_symlink():
             link.symlink_to("/dev/null")
-    (tree / "lib" / "modules").mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(tree / "var" / "cache" / "apt" / "archives", ignore_errors=True)
-    (tree / "var" / "cache" / "apt" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+
+
+def mkfs_argv(tree, image, size, label):
+    # No orphan_file/metadata_csum_seed: kernel 5.10 cannot mount a file system that has them.
+    return ["mkfs.ext4", "-q", "-F", "-L", label, "-O", "^orphan_file,^metadata_csum_seed", "-E", "root_owner=0:0",
+            "-d", str(tree), str(image), size]
 
 
 def mkfs(tree, image, size, label):
@@ -116,9 +157,23 @@ def mkfs(tree, image, size, label):
     image = Path(image)
     if image.exists():
         image.unlink()
-    # No orphan_file/metadata_csum_seed: kernel 5.10 cannot mount a file system that has them.
-    tool.run(["mkfs.ext4", "-q", "-F", "-L", label, "-O", "^orphan_file,^metadata_csum_seed", "-E", "root_owner=0:0",
-          "-d", str(tree), str(image), size], f"mkfs.ext4 of {image.name}", 600)
+    if whoami.as_root():
+        tool.run(mkfs_argv(tree, image, size, label), f"mkfs.ext4 of {image.name}", 600)
+        return
+    # A user's tree is the user's: a copy owned by root, in a container, makes the image's files root's
+    tool.require("mkfs.ext4", f"mkfs.ext4 of {image.name}")
+    out = image.with_name(f".{image.name}.step")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    try:
+        script = "\n".join(["mkdir -p /tmp/tree", "cp -a /in/. /tmp/tree/",
+                            "chown -R 0:0 /tmp/tree",
+                            " ".join(mkfs_argv("/tmp/tree", f"/out/{image.name}", size, label))])
+        rootstep.run(engine.connect(), f"mkfs.ext4 of {image.name}", script, 600, out=out,
+                     binds={Path(tree).resolve(): ("/in", "ro")})
+        (out / image.name).rename(image)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def boot_files(kernel, progress=lambda msg: None):
