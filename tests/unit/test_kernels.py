@@ -5,6 +5,7 @@ import struct
 
 import pytest
 
+from reprolab.common import cache
 from reprolab.guests import kernels
 from reprolab.common.errors import UserError
 
@@ -241,7 +242,7 @@ def test_fetch_reuses_a_cached_kernel_that_passes_its_check(tmp_path, monkeypatc
     image.write_bytes(b"kernel bytes")
     origin = "debian bookworm linux-image-6.1.0-41-amd64 6.1.158-1"
     (dest / "kernel.json").write_text(json.dumps({
-        "release": "6.1.0-41-amd64", "image": image.name, "image_sha256": kernels._sha256(image), "origin": origin}))
+        "release": "6.1.0-41-amd64", "image": image.name, "image_sha256": cache.sha256_of(image), "origin": origin}))
     choice = kernels.Choice("6.1", suite="bookworm", package="linux-image-6.1.0-41-amd64")
     assert kernels.fetch(choice) == kernels.Kernel("6.1", "6.1.0-41-amd64", image, dest / "root", origin)
     assert FakeArchive.downloads == []
