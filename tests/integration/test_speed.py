@@ -3,13 +3,16 @@
 when the calibration fails (budgets as written, and the record says why)."""
 
 import json
+import os
 import shutil
 
 import pytest
 
 from conftest import FIXTURES
 from integration.conftest import lab, lab_containers
+from reprolab.common import labels
 from reprolab.engines import speed
+from reprolab.engines.endpoints import Connected
 from reprolab.runs import budget, calibration, session
 from reprolab.scenarios import catalog, selection
 
@@ -56,7 +59,7 @@ def test_a_failed_calibration_leaves_the_budgets_as_written_and_says_so(client, 
     the run goes on with every budget as written, each result saying why."""
     targets = selection.select(catalog.load_all(str(FIXTURES / "scenarios")), ["outcomes:absent"], ["bookworm"])
     said = []
-    s = session.Session(client, targets, tmp_path / "results", ["test"], said.append,
+    s = session.Session(Connected(client), targets, tmp_path / "results", ["test"], said.append,
                         calibrator=calibration.Calibrator(timeout=1))
     rec = s.run()
     error = rec["host"]["speed"]["error"]
@@ -67,7 +70,9 @@ def test_a_failed_calibration_leaves_the_budgets_as_written_and_says_so(client, 
     assert r["budget"] == {"factor": 1.0, "timeout": {"written": 5, "scaled": 5},
                            "unscaled": f"calibration failed: {error}"}
     assert f"speed: not measured ({error}); budgets stay as written" in said
-    assert not client.containers.list(all=True, filters={"label": "org.reprolab.probe=calibrate"})
+    # none of this process's calibration containers is left (other runs on the engine are not ours)
+    assert not client.containers.list(all=True, filters={"label": ["org.reprolab.probe=calibrate",
+                                                                   f"{labels.OWNER_PID}={os.getpid()}"]})
 
 
 def test_a_tcg_guest_fits_a_host_sized_timeout_only_when_scaled(client, tmp_path, speed_scenarios):

@@ -166,3 +166,11 @@ def test_other_engines_are_compared_with_the_hosts_best_of_this_boot(tmp_path, m
     for f in (tmp_path / "speed").iterdir():
         f.write_text("{not json")
     assert calibration.best_of_boot({"fork_exec_per_s": 1.0, "cpu_per_s": 2.0, "measured": "t4"}, "boot-a")["samples"] == 1
+
+
+def test_a_compare_rule_keeps_its_reading_and_only_the_timeout_scales():
+    # a compare rule (read.compare) has no exposure in seconds: it reads the whole output after the end
+    rule = readrule.Compare(control=readrule.Section("control", "^WITHOUT"),
+                            treatments=(readrule.Section("linked", "^WITH"),), facts="^[0-9]+:")
+    b = budget.for_variant(*scenario(timeout=30, read=rule), budget.scale_of(speed_of(40.0, 500.0)))
+    assert b.read is rule and b.timeout == 300 and "after_seconds" not in b.facts()
