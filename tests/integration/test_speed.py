@@ -108,5 +108,6 @@ def test_a_tcg_guest_fits_a_host_sized_timeout_only_when_scaled(client, tmp_path
     assert r["budget"]["timeout"] == {"written": 30, "scaled": budget.scaled(30, s["scale"]["factor"])}
     assert r["budget"]["timeout"]["scaled"] > r["seconds"] > 30  # it needed the scaled budget, and had it
     assert r["exposure"]["count"] == 1000
-    assert f"slowfork:control@bookworm: budgets x{s['scale']['factor']:g} for this engine: timeout 30 s -> " \
+    capped = f" (capped at {budget.MAX_FACTOR:g}x; measured {s['slowdown']:g}x)" if s["scale"]["capped"] else ""
+    assert f"slowfork:control@bookworm: budgets x{s['scale']['factor']:g} for this engine{capped}: timeout 30 s -> " \
            f"{r['budget']['timeout']['scaled']} s" in after.stderr
