@@ -48,8 +48,15 @@ def probe(client, image, labels=None):
     except requests.exceptions.RequestException as exc:
         return False, f"no answer from the engine within {PROBE_TIMEOUT} s: {str(exc)[:200]}"
     finally:
-        if cid is not None:
-            try:
-                api.remove_container(cid, force=True)
-            except (docker.errors.APIError, requests.exceptions.RequestException):
-                pass  # the run's sweep finds it by its labels
+        remove_quietly(api, cid)
+
+
+def remove_quietly(api, cid):
+    """Remove a probe's container (None: none was made), ignoring the engine's failure: the run's
+    sweep finds a container left so by its labels."""
+    if cid is None:
+        return
+    try:
+        api.remove_container(cid, force=True)
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        pass

@@ -19,7 +19,7 @@ import docker
 import requests
 
 from reprolab.common import labels as lab_labels
-from reprolab.engines import build
+from reprolab.engines import build, privilege
 from reprolab.scenarios import render
 
 TAG = "reprolab/calibrate:1"
@@ -86,11 +86,7 @@ def measure(client, labels=None, seconds=SECONDS, timeout=TIMEOUT):
     except requests.exceptions.RequestException as exc:
         return {"error": f"the calibration did not end within {timeout} s ({str(exc)[:120]})"}
     finally:
-        if cid is not None:
-            try:
-                api.remove_container(cid, force=True)
-            except (docker.errors.APIError, requests.exceptions.RequestException):
-                pass  # the run's sweep finds it by its labels
+        privilege.remove_quietly(api, cid)
 
 
 def parse(line, status, wall):
