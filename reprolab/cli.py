@@ -155,6 +155,9 @@ def parser():
     bi.add_argument("--json", action="store_true", help="also print the bisection as JSON")
     bi.add_argument("--build-timeout", type=_seconds, default=os.environ.get("REPROLAB_BUILD_TIMEOUT", "1800"),
                     metavar="SECONDS", help="stop an image's build after this long (default 1800)")
+    bi.add_argument("--no-scale", action="store_true",
+                    help="keep the variant's timeout and read.after_seconds as written on every probe's engine "
+                         "(each engine's speed is still measured and recorded; docs/speed.md)")
     bi.add_argument("--guest-memory", type=_positive, default=2048, metavar="MiB", help="memory per guest (default 2048)")
     bi.add_argument("--guest-cpus", type=_positive, default=2, metavar="N", help="CPUs per guest (default 2)")
     bi.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
@@ -229,6 +232,7 @@ def parser():
     ex.add_argument("selectors", nargs="+", metavar="SELECTOR", help="all | SCENARIO | SCENARIO:VARIANT")
     ex.add_argument("--suite", choices=SUITES, help="the suite of each variant (default: bookworm where the "
                                                     "variant has it, else its first)")
+    _version_options(ex)
     ex.add_argument("--record", metavar="RUN", help="take the facts from this run (id or record path) "
                                                     "instead of the newest record of each variant")
     ex.add_argument("-o", "--output", metavar="DIR|FILE.tar.gz",
@@ -569,14 +573,14 @@ def _bisect_axis(args, argv, target, targets=()):
     if name == "go":
         from reprolab.axes.go import GoAxis
         return GoAxis(args.go, targets, args.results, ["lab.py"] + list(argv), build_timeout=args.build_timeout,
-                      progress=_progress)
+                      progress=_progress, calibrator=_calibrator(args))
     from reprolab.axes.kernel import KernelAxis
     if targets and targets[0].recipe.layers:  # a variant on one release, bisected over kernels
         from reprolab.runs import points as release_points
         target = release_points.prepare([target], explicit=tuple(_version_specs(args)), progress=_progress)[0]
     return KernelAxis(values, [target], args.results, ["lab.py"] + list(argv), cgroup=args.cgroup,
                       memory_mb=args.guest_memory, cpus=args.guest_cpus, boot_timeout=args.boot_timeout,
-                      build_timeout=args.build_timeout, progress=_progress)
+                      build_timeout=args.build_timeout, progress=_progress, calibrator=_calibrator(args))
 
 
 def cmd_bisect(args, argv):
@@ -747,8 +751,10 @@ def cmd_compose(args, argv):
 
 def cmd_export(args, argv):
     from reprolab.exports import bundle, destination, observed
-    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, [args.suite] if args.suite else [])
-    targets = _one_suite_each(targets, args.suite)
+    from reprolab.runs import points
+    specs = _version_specs(args)
+    targets = selection.select(catalog.load_all(args.scenarios), args.selectors, [args.suite] if args.suite else [], specs)
+    targets = points.prepare(_one_suite_each(targets, args.suite), explicit=tuple(specs), progress=_progress)
     if not targets:
         where = f" on suite {args.suite}" if args.suite else ""
         raise UserError(f"{' '.join(args.selectors)}: matches no variant{where}; see 'lab.py list'")
@@ -769,12 +775,13 @@ def cmd_export(args, argv):
 
 
 def _one_suite_each(targets, suite):
-    """One target per variant: the --suite one, else bookworm where the variant has it, else its first."""
+    """One target per variant (and per release of its version axes): the --suite one, else bookworm
+    where the variant has it, else its first."""
     if suite:
         return targets
     by_variant = {}
     for t in targets:
-        by_variant.setdefault((t.scenario.name, t.variant.name), []).append(t)
+        by_variant.setdefault((t.scenario.name, t.variant.name, t.point.partition("+")[2]), []).append(t)
     return [next((t for t in ts if t.recipe.suite == "bookworm"), ts[0]) for ts in by_variant.values()]
 
 

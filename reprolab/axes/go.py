@@ -14,12 +14,13 @@ class GoAxis:
     name = "go"
 
     def __init__(self, specs, targets, results_dir, argv, client=None, build_timeout=None,
-                 progress=lambda msg: None):
+                 progress=lambda msg: None, calibrator=None):
         """`targets`: the variant's targets on the releases the specs name (selection.select with
         versions={"go": specs}), one per release, in order."""
         self.specs, self.results_dir, self.argv = list(specs), results_dir, argv
         self.client, self.build_timeout, self.progress = client, build_timeout, progress
         self.by_point = {t.release.get("go", ""): t for t in targets}
+        self.calibrator = calibrator  # runs.calibration.Calibrator: each probe's host.speed (ratio 1 here)
 
     def points(self):
         return [p for p in self.by_point if p]  # selection ordered them as versions
@@ -40,7 +41,7 @@ class GoAxis:
             from reprolab.engines import engine
             self.client = engine.connect()
         s = session.Session(Connected(self.client), [target], self.results_dir, self.argv, self.progress,
-                            probe_policy(rule, self.build_timeout))
+                            probe_policy(rule, self.build_timeout), calibrator=self.calibrator)
         rec = s.run()
         layer = target.recipe.layers[0]
         return bisect.runs_of(rec, s.writer.path, time.monotonic() - start, "", layer.toolchain)

