@@ -118,7 +118,8 @@ def render_bundle(target, observation=None, record_given=False):
     values = dict(scenario=sc, variant=v, recipe=recipe, target=target, claim=claim, facts=facts,
                   timeout=sc.timeout_of(v), content_hash=ctx.content_hash, image=tag,
                   run_block=" \\\n        ".join(_run_lines(argv)), docker_line=shlex.join(argv[:-1] + ["IMAGE"]),
-                  docker_source=docker_source, prereqs=_prerequisites(sc.requires), version=__version__,
+                  docker_source=docker_source, prereqs=_prerequisites(sc.requires, argv), version=__version__,
+                  privileged_line="--privileged" in argv,
                   json_field=JSON_FIELD, version_at_least=VERSION_AT_LEAST, command=command,
                   label_key=labels.CONTENT_HASH, name=bundle_name(target))
     run_sh = env.get_template("run.sh.j2").render(**values)
@@ -205,9 +206,13 @@ def _run_lines(argv):
     return ["docker create --name \"$name\""] + opts + ['"$IMAGE"']
 
 
-def _prerequisites(req):
-    """What run.sh checks before building: the host facts a `docker run` line cannot ask for."""
+def _prerequisites(req, argv=()):
+    """What run.sh checks (before building: cgroup, kernel; at the start: --privileged) and the
+    README lists: the host facts a `docker run` line cannot ask for."""
     out = []
+    if "--privileged" in argv:  # the start is the check: an engine whose host lacks a capability refuses it
+        out.append(("privileged", "", "an engine that grants real `--privileged` (its host's capability bounding "
+                                      "set complete; `run.sh` says so when the engine refuses the start)", ""))
     if req.cgroup == "v1":
         out.append(("cgroup", "1", "cgroup v1 hierarchies (a v1 or hybrid host)",
                     "needs cgroup v1 hierarchies; this engine's host has cgroup version"))

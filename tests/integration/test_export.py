@@ -209,7 +209,10 @@ def test_a_privileged_line_this_host_refuses_is_said_in_one_line(client, bare, i
     else:
         assert proc.returncode == 2, proc.stdout + proc.stderr
         last = proc.stderr.splitlines()[-1]
-        assert last.startswith("run.sh: docker could not start the container: ") and last.endswith("; no verdict")
+        assert last.startswith("run.sh: docker could not start the container: this engine cannot grant "
+                               "--privileged, which the reporter's run had (its host's capability bounding set "
+                               "lacks some: ") and last.endswith("); run it where the engine grants --privileged; "
+                                                                 "no verdict"), last
         assert refusal[:40] in last  # the engine's own reason, as the lab's privilege probe got it
     assert not client.containers.list(all=True, filters={"name": "reprolab-bundle-"})
 

@@ -450,3 +450,17 @@ def test_a_record_of_several_releases_gives_each_bundle_its_own_release(tmp_path
     seen = observed.newest(tmp_path, t)
     assert [e["release"] for e in seen.entries] == [{"go": "1.23.1"}]
     assert bundle.render_bundle(t, seen).claim == "reproduced"
+
+
+def test_a_record_with_real_privileged_lists_it_as_a_prerequisite(tmp_path, outcomes):
+    rec = fixture_record(privilege="privileged")
+    rec["results"][0]["docker_command"] = f"docker run --rm --privileged {rec['results'][0]['image']}"
+    write_record(tmp_path, rec)
+    t = target(outcomes, "present")
+    b = bundle.render_bundle(t, observed.newest(tmp_path, t))
+    assert "- an engine that grants real `--privileged` (its host's capability bounding set complete; " \
+           "`run.sh` says so when the engine refuses the start)\n" in b.file("README.md").decode()
+    assert "*caps*) fail \"docker could not start the container: this engine cannot grant --privileged" \
+        in b.file("run.sh").decode()
+    plain = bundle.render_bundle(t).file("run.sh").decode()  # no record: the portable emulated form
+    assert "--privileged" not in plain and "*caps*)" not in plain
