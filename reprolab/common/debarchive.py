@@ -1,9 +1,10 @@
 """Debian packages straight from the archive the host's apt uses, through a private apt state.
 
-The lab needs a few packages that are not for the host (kernels of other suites, a static busybox).
+The lab needs a few packages that are not for the host (kernels of other suites, a static busybox,
+the Go toolchains of other suites).
 A private apt configuration per suite (its own sources, lists and status under the cache) lets the
 ordinary apt client list and download them, checked against Debian's keyring, without touching the
-host's own apt state. The mirror is read from the host's apt sources at run time (bases.mirrors).
+host's own apt state. The mirror is read from the host's apt sources at run time (common.aptsources).
 """
 
 import re
@@ -11,8 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from reprolab.common import cache, tool
-from reprolab.engines import bases
+from reprolab.common import aptsources, cache, tool
 from reprolab.common.errors import EngineError, UserError
 
 # Suites the lab can take kernels from; stable suites add -updates and -security, where kernels move.
@@ -53,7 +53,7 @@ class Archive:
     def update(self, progress=lambda msg: None):
         d = self.dir
         stamp = d / "updated"
-        archive, security = bases.mirrors()
+        archive, security = aptsources.mirrors()
         text = sources(self.suite, archive, security, KEYRING if Path(KEYRING).exists() else "")
         src = d / "sources.list"
         if stamp.exists() and src.exists() and src.read_text() == text \
