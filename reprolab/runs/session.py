@@ -119,6 +119,9 @@ class Session:
         """The host's facts, the bases every target needs, and whether privileged mode is granted."""
         host = self.record["host"] = engine.host_facts(self.client)
         host.update(self.connected.facts)
+        # on disk before the first container (a root step, the calibration, the privilege probe), so
+        # that `lab.py clean --run RUN` of a run killed at any moment knows its id
+        self.writer.write(self.record)
         self.images.bases = bases.ensure_for(self.client, [t.recipe for t in self.targets], self.progress,
                                              local=host["local_engine"], source=self.connected.base_source)
         for b in self.images.bases.values():
