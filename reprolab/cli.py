@@ -791,7 +791,7 @@ def _one_suite_each(targets, suite):
         return targets
     by_variant = {}
     for t in targets:
-        by_variant.setdefault((t.scenario.name, t.variant.name, t.point.partition("+")[2]), []).append(t)
+        by_variant.setdefault((t.scenario.name, t.variant.name, tuple(t.release.items())), []).append(t)
     return [next((t for t in ts if t.recipe.suite == "bookworm"), ts[0]) for ts in by_variant.values()]
 
 

@@ -3,6 +3,7 @@
 import hashlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -66,3 +67,13 @@ def sha256_of(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def swap_in(new, dest):
+    """Put folder `new` at `dest` in one rename, the old `dest` (if any) moved aside first and
+    removed after, so that a reader never sees a half-written folder."""
+    old = Path(tempfile.mkdtemp(prefix=".old.", dir=Path(dest).parent))
+    if Path(dest).exists():
+        os.replace(dest, old / "gone")
+    os.replace(new, dest)
+    shutil.rmtree(old, ignore_errors=True)

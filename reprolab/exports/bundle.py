@@ -119,7 +119,8 @@ def render_bundle(target, observation=None, record_given=False):
     run_sh = env.get_template("run.sh.j2").render(**values)
     readme = env.get_template("README.md.j2").render(**values)
     files = [(p, data, mode) for p, data, mode in ctx.files]
-    files += [("toolchain/README.txt", _toolchain_readme(layer).encode(), 0o644) for layer in recipe.layers[:1]]
+    if recipe.layers:  # at most one (_check_layers): the Dockerfile COPYs toolchain/
+        files.append(("toolchain/README.txt", _toolchain_readme(recipe.layers[0]).encode(), 0o644))
     files += [("run.sh", run_sh.encode(), 0o755), ("README.md", readme.encode(), 0o644)]
     files.append(("SHA256SUMS", _sums(files).encode(), 0o644))
     return Bundle(name=bundle_name(target), files=tuple(sorted(files)), claim=claim,

