@@ -84,7 +84,9 @@ def measure(client, labels=None, seconds=SECONDS, timeout=TIMEOUT):
     except docker.errors.APIError as exc:
         return {"error": f"the engine refused the calibration: {(exc.explanation or str(exc)).strip()[:200]}"}
     except requests.exceptions.RequestException as exc:
-        return {"error": f"the calibration did not end within {timeout} s ({str(exc)[:120]})"}
+        if privilege.timed_out(exc):
+            return {"error": f"the calibration did not end within {timeout} s ({str(exc)[:120]})"}
+        return {"error": f"{privilege.ENGINE_AWAY} under the calibration ({str(exc)[:120]})"}
     finally:
         privilege.remove_quietly(api, cid)
 

@@ -55,6 +55,13 @@ class RunImages:
                 self._built[tag] = (ctx, built)
             return self._built[tag]
 
+    def engine_back(self):
+        """The engine went away and answers again: the failures it gave while away (every build in
+        that time fails) are forgotten, so a later variant of those images builds them again instead
+        of inheriting an error of the engine's absence. A variant that already got one keeps it."""
+        with self._lock:
+            self._errors.clear()
+
     def log_name(self, target):
         """The build log's path relative to the results folder: logs/<run>/<scenario>.<variant>.<suite>.build.log"""
         suite = target.point.replace('/', '_').replace(':', '_')

@@ -127,16 +127,29 @@ class Session:
         for b in self.images.bases.values():
             self.record["bases"][b.image] = {"available": b.available, "origin": b.origin, "reason": b.reason}
         if self.calibrator is not None:
-            host["speed"], self.scale = self.calibrator.engine(self.client, host, self.images.bases, self.progress,
-                                                               self.owner, sent=self.connected.prebuilt is not None)
+            for _ in self._once_more_after_an_absence(lambda: host["speed"].get("error", "")):
+                host["speed"], self.scale = self.calibrator.engine(self.client, host, self.images.bases,
+                                                                   self.progress, self.owner,
+                                                                   sent=self.connected.prebuilt is not None)
         if any(t.scenario.requires.privileged for t in self.targets):
             self._probe_privilege()
+
+    def _once_more_after_an_absence(self, failure):
+        """Yield once for a step of the preparation, and once more when `failure()` then says the
+        engine went away under it and the engine came back (a restart): the step's answer was the
+        engine's absence, not the engine's, and must not decide the run (unscaled budgets, privileged
+        mode taken as refused)."""
+        yield
+        if failure().startswith(privilege.ENGINE_AWAY) and self._recover_engine():
+            self.progress("the engine is back; the step it went away under is made again")
+            yield
 
     def _probe_privilege(self):
         probe_image = next((b for b, info in self.record["bases"].items() if info["available"]), None)
         reason = ""
         if probe_image:
-            self.privileged_ok, reason = privilege.probe(self.client, probe_image, self.owner)
+            for _ in self._once_more_after_an_absence(lambda: reason):
+                self.privileged_ok, reason = privilege.probe(self.client, probe_image, self.owner)
         self.record["privileged_mode"] = privilege.PRIVILEGED if self.privileged_ok else privilege.EMULATED
         self.record["privileged_probe"] = reason
         if not self.privileged_ok:
@@ -373,6 +386,8 @@ class Session:
                          "leftover_containers": len(self._leftovers)})
             if answered:
                 recovery.sweep(self.client, self._leftovers, away)
+                if away:
+                    self.images.engine_back()
             return answered
 
 

@@ -65,3 +65,12 @@ def lab_containers(client, run_id=None):
         except docker.errors.NotFound:
             pass
     return found
+
+
+def variant_containers(client, run_id, variant, status=None):
+    """The containers of a run that run `variant` (optionally only those in `status`). A run's
+    record is on disk before its first container, and its calibration and privilege-probe containers
+    carry its run label too: a test waiting for a variant to be under way waits for this, not for
+    any container of the run."""
+    return [c for c in lab_containers(client, run_id) if c.labels.get(labels.VARIANT) == variant
+            and (status is None or c.status == status)]

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from integration.conftest import lab, lab_containers
+from integration.conftest import lab, lab_containers, variant_containers
 from reprolab.common import labels
 from reprolab.engines import ownership
 from reprolab.results import record
@@ -73,7 +73,7 @@ def test_a_live_run_survives_a_concurrent_clean(client, fixture_scenarios, tmp_p
         while time.time() < deadline and not running and run.poll() is None:
             recs = record.list_records(results)
             if recs:
-                running = [c for c in lab_containers(client, recs[0].stem) if c.status == "running"]
+                running = variant_containers(client, recs[0].stem, "hangs", status="running")
             time.sleep(0.2)
         assert running, "the run's container never started"
         run_id = recs[0].stem

@@ -238,7 +238,10 @@ def test_release_bundles_build_with_the_wheel_they_name_and_give_both_sides_of_6
         assert seen["versions"]["go"] == f"go{release}", seen["versions"]
         assert f"run.sh: go {release} from GO_WHEEL={wheels[release].path} (the build checks its sha256)\n" in proc.stderr
         assert not list((folder / "toolchain").glob("*.whl"))  # the copy for the build is gone again
+    before = {c.id for c in client.containers.list(all=True)}
     wrong = run_bundle(where / "1.23.2", dict(env, GO_WHEEL=str(wheels["1.23.1"].path)), images)
+    # the failed step's container goes with it (docker build --force-rm), on a maintainer's engine too
+    assert {c.id for c in client.containers.list(all=True)} == before
     assert wrong.returncode == 2, wrong.stderr[-3000:]
     assert f"{wheels['1.23.1'].path.name}: not the wheel the lab used (sha256 {wheels['1.23.2'].sha256})" in wrong.stderr
     assert wrong.stderr.endswith("run.sh: the image did not build (docker's output above); no verdict\n")

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import FIXTURES, ROOT
-from integration.conftest import lab, lab_containers
+from integration.conftest import lab, lab_containers, variant_containers
+from reprolab.common import labels
 from reprolab.results import record
 from reprolab.runs import execute
 
@@ -74,10 +75,28 @@ def test_kill_9_leaves_records_readable_and_clean_removes_strays(client, outcome
         assert lab_containers(client, f.stem) == []
 
 
-def test_engine_restart_mid_run(client, tmp_path, fixture_scenarios):
+def dockerd_pids():
     pids = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
     if not pids:
         pytest.skip("dockerd is not a process here (remote engine)")
+    return pids
+
+
+def stop_dockerd(pids):
+    for pid in pids:
+        os.kill(int(pid), signal.SIGTERM)
+    for _ in range(100):
+        if not subprocess.run(["pidof", "dockerd"], capture_output=True).stdout.strip():
+            break
+        time.sleep(0.2)
+
+
+def setup_host():
+    return subprocess.run(["bash", str(ROOT / "scripts" / "setup-host.sh")], capture_output=True, text=True)
+
+
+def test_engine_restart_mid_run(client, tmp_path, fixture_scenarios):
+    pids = dockerd_pids()
     # a long timeout, so that the engine's shutdown (up to 10 s per container) ends before it
     text = (fixture_scenarios / "outcomes.yaml").read_text()
     (fixture_scenarios / "outcomes.yaml").write_text(text.replace("timeout: 5", "timeout: 120"))
@@ -86,23 +105,18 @@ def test_engine_restart_mid_run(client, tmp_path, fixture_scenarios):
     deadline = time.time() + 120
     while time.time() < deadline:
         recs = record.list_records(results)
-        if recs and [c for c in lab_containers(client, recs[0].stem)]:
+        if recs and variant_containers(client, recs[0].stem, "hangs", status="running"):
             break
         time.sleep(0.2)
-    for pid in pids:
-        os.kill(int(pid), signal.SIGTERM)
-    for _ in range(100):
-        if not subprocess.run(["pidof", "dockerd"], capture_output=True).stdout.strip():
-            break
-        time.sleep(0.2)
+    stop_dockerd(pids)
     # the engine comes back while the lab waits for it, as after `systemctl restart docker`
-    setup = subprocess.run(["bash", str(ROOT / "scripts" / "setup-host.sh")], capture_output=True, text=True)
+    setup = setup_host()
     try:
         out, err = p.communicate(timeout=180)
     finally:
         if p.poll() is None:
             p.kill()
-        again_up = subprocess.run(["bash", str(ROOT / "scripts" / "setup-host.sh")], capture_output=True, text=True)
+        again_up = setup_host()
         assert setup.returncode == 0 and again_up.returncode == 0, setup.stderr + again_up.stderr
     assert "Traceback" not in err, err
     assert p.returncode == 1, out + err  # the hang became an error: one outcome differs
@@ -112,4 +126,43 @@ def test_engine_restart_mid_run(client, tmp_path, fixture_scenarios):
     # the run waited for the engine and went on: the next variant ran for real
     assert second["variant"] == "present" and second["outcome"] == "reproduced", second
     assert rec["engine_interruptions"] and rec["engine_interruptions"][0]["answered"] is True
+    assert rec["ended"] and not lab_containers(client, rec["run_id"])
+
+
+def test_engine_restart_under_the_calibration(client, tmp_path):
+    """The engine goes away while the run measures its speed (a restart in the first seconds of a
+    run): the run waits for it and measures again, instead of running unscaled and failing every
+    variant on builds the absent engine refused."""
+    pids = dockerd_pids()
+    results = tmp_path / "r"
+    p = popen_lab(results, "outcomes:present", "outcomes:absent")
+    paused = None
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and paused is None and p.poll() is None:
+            recs = record.list_records(results)
+            rows = client.api.containers(filters={"label": [f"{labels.RUN}={recs[0].stem}", f"{labels.PROBE}=calibrate"],
+                                                  "status": "running"}) if recs else []
+            if rows:
+                client.api.pause(rows[0]["Id"])  # the lab now waits on it, however slow this test is
+                paused = rows[0]["Id"]
+            time.sleep(0.05)
+        assert paused, "the run's calibration never ran"
+        stop_dockerd(pids)
+        setup = setup_host()
+        out, err = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        again_up = setup_host()
+    assert setup.returncode == 0 and again_up.returncode == 0, setup.stderr + again_up.stderr
+    assert "Traceback" not in err, err
+    assert p.returncode == 0, out + err
+    assert "the engine stopped answering under the calibration" in err, err  # not "did not end within"
+    assert "the engine is back; the step it went away under is made again" in err, err
+    rec = record.load(record.find(results))
+    assert rec["host"]["speed"]["fork_exec_per_s"] > 0 and "error" not in rec["host"]["speed"], rec["host"]["speed"]
+    assert [(r["variant"], r["outcome"]) for r in rec["results"]] == [("present", "reproduced"),
+                                                                       ("absent", "not-reproduced")]
+    assert rec["engine_interruptions"][0]["answered"] is True
     assert rec["ended"] and not lab_containers(client, rec["run_id"])

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from conftest import FIXTURES, ROOT
-from integration.conftest import lab_containers
-from reprolab.common import labels
+from integration.conftest import lab_containers, variant_containers
 from reprolab.results import record
 
 pytestmark = pytest.mark.docker
@@ -28,7 +27,7 @@ def test_signal_mid_run(client, tmp_path, signum):
             recs = record.list_records(results)
             if recs:
                 run_id = recs[0].stem
-                running = [c for c in lab_containers(client, run_id) if c.labels[labels.VARIANT] == "hangs"]
+                running = variant_containers(client, run_id, "hangs")
                 if running:
                     break
             time.sleep(0.2)

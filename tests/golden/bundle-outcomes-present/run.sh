@@ -60,7 +60,7 @@ docker info >/dev/null 2>&1 ||
     fail "the Docker engine does not answer ('docker info' failed); start it or set DOCKER_HOST, then run again"
 
 say "building $IMAGE from $here (FROM $BASE; docker's output on stderr)"
-docker build ${NO_CACHE:+--no-cache} -t "$IMAGE" "$here" >&2 ||
+docker build --force-rm ${NO_CACHE:+--no-cache} -t "$IMAGE" "$here" >&2 ||
     fail "the image did not build (docker's output above); no verdict"
 built=$(docker image inspect --format '{{ index .Config.Labels "org.reprolab.content-hash" }}' "$IMAGE" 2>/dev/null)
 if [ "$built" = "$CONTENT_HASH" ]; then

