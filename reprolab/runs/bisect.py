@@ -184,18 +184,22 @@ def max_probes(n_points):
     return 2 + (math.ceil(math.log2(n_points - 1)) if n_points > 2 else 0)
 
 
-def bisect(points, probe, rule=Rule(), end_runs=None, progress=lambda msg: None, axis=""):
+def bisect(points, probe, rule=Rule(), end_runs=None, progress=lambda msg: None, axis="", ahead=None):
     """Search `points` (ordered) with `probe(point, rule) -> Runs`; returns a Bisection. end_runs:
     runs at least at a reproducing first end (default: 10 with a `fast` rule, whose bar is that
-    end's rate, else 1)."""
+    end's rate, else 1). `ahead(points)`, when given, is told before each probe which points the
+    search may probe right after it (the other end; the first middle; then the middles of both
+    halves, one of which comes next), so that an axis can prepare them beside the probe's build."""
     points = list(points)
     if len(points) < 2:
         raise UserError(f"bisect needs at least two points on the {axis or 'axis'}; got {len(points)}"
                         + (f" ({points[0]})" if points else ""))
     result = Bisection(axis, points)
 
-    def measure(index, r, role="probe"):
+    def measure(index, r, role="probe", then=()):
         point = points[index]
+        if ahead is not None:
+            ahead([points[i] for i in then])
         progress(f"bisect: probing {axis} {point} ({role}; runs: at least {r.least}, at most {r.cap}; "
                  f"not-reproduced below {r.bar:.2f})")
         got = probe(point, r)
@@ -214,10 +218,12 @@ def bisect(points, probe, rule=Rule(), end_runs=None, progress=lambda msg: None,
     if end_runs is None:
         end_runs = DEFAULT_END_RUNS if rule.fast else 1
     end_rule = replace(rule, least=min(max(end_runs, 1), rule.cap), exclude=None)
-    a = measure(0, end_rule, "end")
+    last = len(points) - 1
+    first_mid = last // 2
+    a = measure(0, end_rule, "end", then=[last])
     # the first end's rate, when it reproduces, is the second's bar; only a reproducing end needs `least`
     b_rule = replace(end_rule, exclude=_bar_of(a), least=1) if a.outcome == REPRODUCED else end_rule
-    b = measure(len(points) - 1, b_rule, "end")
+    b = measure(last, b_rule, "end", then=[first_mid] if 0 < first_mid < last else [])
     if a.outcome not in DECIDED or b.outcome not in DECIDED:
         result.status = ERROR if ERROR in (a.outcome, b.outcome) else UNDECIDED
         for p in (a, b):
@@ -236,7 +242,7 @@ def bisect(points, probe, rule=Rule(), end_runs=None, progress=lambda msg: None,
     by_index = {0: a, hi: b}
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        p = measure(mid, inner)
+        p = measure(mid, inner, then=_halves(lo, mid, hi))
         by_index[mid] = p
         if inner.fast and inner.exclude is not None and p.outcome == REPRODUCED and p.k < p.n:
             # the fast bar assumed the bug shows in every run wherever it shows: not so here
@@ -269,6 +275,11 @@ def bisect(points, probe, rule=Rule(), end_runs=None, progress=lambda msg: None,
     result.last, result.first = by_index[lo], by_index[hi]
     result.notes.extend(_rate_contradictions(result.probes, rep))
     return result
+
+
+def _halves(lo, mid, hi):
+    """The indexes the search probes after `mid` of (lo, hi): the middle of the half it keeps."""
+    return [i for i in ((lo + mid) // 2, (mid + hi) // 2) if lo < i < hi and i != mid]
 
 
 def probe_policy(rule, build_timeout=None):

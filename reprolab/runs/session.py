@@ -62,8 +62,11 @@ def remove_run_containers(client, run_id):
 
 class Session:
     def __init__(self, connected, targets, results_dir, argv, progress=lambda msg: None, policy=Policy(),
-                 calibrator=None):
+                 calibrator=None, before_runs=None):
         self.connected, self.policy = connected, policy
+        # called once the images are built and before the first run; what it returns (work that
+        # ran beside the builds and had to end before any exposure: axes.go) goes in the record
+        self.before_runs = before_runs
         # runs.calibration.Calibrator: measures this engine once; budgets scale with it (None: as written)
         self.calibrator, self.scale = calibrator, budget.Scale()
         self.client = connected.client
@@ -99,6 +102,10 @@ class Session:
                 self._prepare()
                 if self.connected.prebuilt is None:
                     self.images.build_first(self.targets, self._skip_reason)
+                if self.before_runs is not None:
+                    beside = self.before_runs()
+                    if beside:
+                        self.record["prepared_ahead"] = beside
                 self.writer.write(self.record)
                 self._run_targets()
         except Interrupted:

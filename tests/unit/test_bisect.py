@@ -243,3 +243,24 @@ def test_runs_of_a_session_record():
     assert bisect.runs_of(None, "", 3.0, "engine error: gone") == Runs(0, 0, 0, 3.0, "", "error", "engine error: gone")
     failed = {"results": [{"outcome": "error", "reason": "image build failed"}]}
     assert bisect.runs_of(failed, "/r/y.json", 1.0, "ignored") == Runs(0, 0, 1, 1.0, "/r/y.json", "error", "image build failed")
+
+
+@pytest.mark.parametrize("n_points,step", [(2, 1), (3, 1), (3, 2), (7, 4), (26, 1), (26, 9), (26, 25), (33, 17)])
+def test_each_probe_was_named_ahead_before_the_probe_before_it(n_points, step):
+    """`ahead` is told, before each probe, at most two points the search may probe right after it;
+    every probe after the first was told before the probe before it (so it was prepared beside that
+    probe's build), and telling changes nothing."""
+    told, order = [], []
+    axis = Synthetic([1.0 if i >= step else 0.0 for i in range(n_points)])
+
+    def probe(point, rule):
+        order.append(point)
+        return axis.probe(point, rule)
+
+    res = bisect.bisect(axis.points, probe, Rule(), None, axis="go", ahead=lambda pts: told.append(list(pts)))
+    plain = Synthetic([1.0 if i >= step else 0.0 for i in range(n_points)]).run()
+    assert [(p.point, p.outcome, p.k, p.n) for p in res.probes] == [(p.point, p.outcome, p.k, p.n) for p in plain.probes]
+    assert len(told) == len(order) and all(len(t) <= 2 for t in told)
+    for i in range(1, len(order)):
+        assert order[i] in told[i - 1], (i, order, told)
+    assert all(pt not in order[:i + 1] for i, t in enumerate(told) for pt in t)  # never one already probed
