@@ -54,18 +54,23 @@ def main(argv=None):
     print(f"- status {data['status']}: last {data['last']}, first {data['first']}")
     print(f"- {n} points, {len(data['probes'])} probes (budget ceil(log2 {n}) + 2 = "
           f"{math.ceil(math.log2(n)) + 2}), {data['runs']} runs, wall {wall:.0f} s\n")
-    print("| point | role | outcome | k/N | runs | probe s | boot s | build s | variant s | other s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| point | role | outcome | k/N | runs | probe s | boot s | build s | variant s | made ahead (s; runs waited s) | other s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for pr in data["probes"]:
-        boot = build = variant = 0.0
+        boot = build = variant = waited = 0.0
+        ahead = "-"
         if pr["record"] and Path(pr["record"]).is_file():
             rec = json.loads(Path(pr["record"]).read_text())
             boot = (rec["host"].get("guest") or {}).get("boot_seconds") or 0.0
             build = sum(r.get("build_seconds") or 0.0 for r in rec["results"][:1])
             variant = sum(r.get("seconds") or 0.0 for r in rec["results"])
-        other = pr["seconds"] - boot - build - variant
+            made = rec.get("prepared_ahead")  # the next probes' toolchains, made beside this build
+            if made:
+                waited = made["runs_waited_seconds"]
+                ahead = f"{', '.join(made['go'])} ({made['seconds']:.0f}; {waited:.0f})"
+        other = pr["seconds"] - boot - build - variant - waited
         print(f"| {pr['point']} | {pr['role']} | {pr['outcome']} | {pr['k']}/{pr['n']} | {pr['runs']} | "
-              f"{pr['seconds']:.0f} | {boot:.0f} | {build:.0f} | {variant:.0f} | {other:.0f} |")
+              f"{pr['seconds']:.0f} | {boot:.0f} | {build:.0f} | {variant:.0f} | {ahead} | {other:.0f} |")
     print()
     issue = [ln for ln in out.splitlines() if ln.startswith("issue: ")]
     if issue:

