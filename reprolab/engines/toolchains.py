@@ -1,9 +1,14 @@
 """The image of one toolchain release (reprolab/toolchain-go:1.23.1), made from the GOROOT the
 versions room unpacked on the host, once per release and engine, and reused while its label
-still names the hash of the wheel it came from. Scenario builds copy it in with COPY --from."""
+still names the hash of the wheel it came from. Scenario builds copy it in with COPY --from.
 
+It is made by `docker import` of a tar of the GOROOT (one layer, the labels as changes), not by a
+build FROM scratch with the GOROOT as context: the build's engine unpacked the context, copied it
+into the layer and then summed the layer, 25.7 s for go1.24.3 (236 MB) on the lab's 2-core machine,
+where the import took 4.5 s (2026-12-02): a cold bisect makes seven of these."""
+
+import json
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -59,22 +64,40 @@ def goroot_of(layer):
 
 
 def _build(client, layer, goroot):
-    """Build FROM scratch with the GOROOT as context; the context is streamed by tar (about 210 MB)."""
-    with tempfile.TemporaryDirectory(prefix="reprolab-toolchain-") as tmp:
-        (Path(tmp) / "Dockerfile").write_text(render.toolchain_dockerfile(layer))
-        tar = subprocess.Popen(["tar", "-C", tmp, "-cf", "-", "Dockerfile", "-C", str(goroot.parent),
-                                "--exclude", ".reprolab-sha256", goroot.name], stdout=subprocess.PIPE)
-        image_id, error = "", ""
-        try:
-            with boundary(f"building {layer.image}", url(client)):
-                for chunk in client.api.build(fileobj=tar.stdout, custom_context=True, tag=layer.image, rm=True,
-                                              forcerm=True, pull=False, decode=True, timeout=600):
-                    if "error" in chunk:
-                        error = chunk["error"].strip()
-                    image_id = (chunk.get("aux") or {}).get("ID", image_id)
-        finally:
-            tar.stdout.close()
-            tar.wait()
-    if error or not image_id:
-        raise EngineError(f"building {layer.image} failed: {error or 'the engine reported no image id'}")
+    """`docker import` of the GOROOT, streamed by tar as layer.src (about 236 MB); returns the id."""
+    if goroot.name != layer.src.strip("/"):
+        raise EngineError(f"{goroot}: the toolchain's folder must be named {layer.src.strip('/')}")
+    tar = subprocess.Popen(["tar", "-C", str(goroot.parent), "--exclude", ".reprolab-sha256", "-cf", "-",
+                            goroot.name], stdout=subprocess.PIPE)
+    answer = ""
+    try:
+        with boundary(f"importing {layer.image}", url(client)):
+            repository, tag = layer.image.rsplit(":", 1)
+            answer = client.api.import_image_from_stream(tar.stdout, repository=repository, tag=tag,
+                                                         changes=render.toolchain_changes(layer))
+    finally:
+        tar.stdout.close()
+        tar.wait()
+    image_id, error = _import_answer(answer)
+    why = (f"tar of {goroot} exited with status {tar.returncode}" if tar.returncode else error
+           or ("" if image_id else "the engine reported no image id"))
+    if why:
+        raise EngineError(f"importing {layer.image} failed: {why}")
     return image_id
+
+
+def _import_answer(answer):
+    """(image id, error) from the engine's answer to an import: JSON lines, the last one's status
+    the new image's id ("sha256:…"), or an error line."""
+    image_id = error = ""
+    for line in str(answer or "").splitlines():
+        try:
+            chunk = json.loads(line)
+        except ValueError:
+            continue
+        if "error" in chunk:
+            error = str(chunk["error"]).strip()
+        status = str(chunk.get("status", ""))
+        if status.startswith("sha256:"):
+            image_id = status
+    return image_id, error

@@ -158,8 +158,8 @@ def toolchain_labels(layer):
             (lab_labels.TOOLCHAIN_VERSION, layer.toolchain), (lab_labels.TOOLCHAIN_SHA256, layer.sha256))
 
 
-def toolchain_dockerfile(layer, images_dir=IMAGES_DIR):
-    """The Dockerfile of one release's own image (versions.axis.Layer): FROM scratch, the unpacked
-    toolchain copied in, labelled with the hash of what it was unpacked from. Pure."""
-    return environment(images_dir).get_template("toolchain-layer.Dockerfile.j2").render(
-        layer=layer, labels=toolchain_labels(layer))
+def toolchain_changes(layer):
+    """The Dockerfile instructions given to `docker import` with one release's unpacked toolchain
+    (versions.axis.Layer), whose tar holds it at layer.src: its labels, the hash of what it was
+    unpacked from among them. Pure."""
+    return [f"LABEL {key}={docker_quote(value)}" for key, value in toolchain_labels(layer)]

