@@ -48,7 +48,7 @@ def main(argv=None):
         return 2
     data = json.loads(out[out.index("\n{\n") + 1:])
     n = len(data["points"])
-    print(f"### bisect {' '.join(rest)}{' (cold: ' + ', '.join(args.cold) + ' removed)' if args.cold else ' (warm)'}")
+    print(f"### bisect {' '.join(rest)}{' (cold: ' + ', '.join(args.cold) + ' removed)' if args.cold else ' (caches as found: nothing removed by this script)'}")
     print(f"measured {started:%Y-%m-%d %H:%M} UTC on this machine, load average {load:.1f} "
           f"at the start (other work shares the cores)\n")
     print(f"- status {data['status']}: last {data['last']}, first {data['first']}")

@@ -159,9 +159,10 @@ def parser():
     bi.add_argument("--no-scale", action="store_true",
                     help="keep the variant's timeout and read.after_seconds as written on every probe's engine "
                          "(each engine's speed is still measured and recorded; docs/speed.md)")
-    bi.add_argument("--no-ahead", action="store_true",
-                    help="make each probe's toolchain in its own turn, not beside the probe before it (the "
-                         "runs never overlap that work either way; docs/bisect.md)")
+    bi.add_argument("--ahead", action="store_true",
+                    help="make the toolchains of the probes that may come next beside each probe's build (go "
+                         "axis; its runs wait for that work): for machines with cores to spare, no gain on 2 "
+                         "cores (docs/bisect.md)")
     bi.add_argument("--guest-memory", type=_positive, default=2048, metavar="MiB", help="memory per guest (default 2048)")
     bi.add_argument("--guest-cpus", type=_positive, default=2, metavar="N", help="CPUs per guest (default 2)")
     bi.add_argument("--boot-timeout", type=_positive, default=300, metavar="S",
@@ -621,7 +622,7 @@ def cmd_bisect(args, argv):
                         f"name {len(points)} {axis.name} ({', '.join(points)})")
     _progress(f"bisect {target.key} over {axis.name}: {' < '.join(points)}; at most "
               f"{bisect.max_probes(len(points))} probes")
-    ahead = None if args.no_ahead else getattr(axis, "ahead", None)  # axes.go: toolchains beside builds
+    ahead = getattr(axis, "ahead", None) if args.ahead else None  # axes.go: toolchains beside builds
     res = bisect.bisect(points, axis.probe, rule, args.end_runs, _progress, axis.name, ahead=ahead)
     import shlex
     print(_bisect_text(res, target, args.format, "python " + shlex.join(["lab.py"] + list(argv))))

@@ -2,12 +2,12 @@
 built with that release (its wheel fetched on the host, its toolchain image made once) and run on
 the lab's engine until the rule decides.
 
-Cold, a probe spent half its time on its toolchain (wheel download, unpacking, the toolchain image:
-I/O) and half on `go build` (CPU). The search tells the axis which releases it may probe next
-(`ahead`); their toolchains are made on a thread beside the current probe's build (it starts after
-the probe's calibration), and the probe's runs wait until that thread has ended: nothing but the
-variant runs during an exposure, and the record says what was prepared beside the build and how
-long the runs waited for it."""
+With `bisect --ahead` the search tells the axis which releases it may probe next (`ahead`); their
+toolchains are made on a thread beside the current probe's build (it starts after the probe's
+calibration), and the probe's runs wait until that thread has ended: nothing but the variant runs
+during an exposure, and the record says what was prepared beside the build and how long the runs
+waited for it. Not the default: on 2 cores it slowed `go build` about as much as it saved
+(docs/bisect.md)."""
 
 import threading
 import time
