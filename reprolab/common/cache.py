@@ -48,7 +48,8 @@ def entries(hidden=False):
         return out
     for kind in sorted(p for p in base.iterdir() if p.is_dir()):
         for item in sorted(kind.iterdir()):
-            if item.name.startswith(".") == hidden and (not hidden or item.is_dir()):
+            own = item.name.startswith(".")
+            if (own and item.is_dir()) if hidden else not own:
                 out.append((f"{kind.name}/{item.name}", size(item)))
     return out
 

@@ -21,6 +21,11 @@ from reprolab.common.errors import EngineError, LabError
 ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException,
                    urllib3.exceptions.HTTPError, http.client.HTTPException, ConnectionError, TimeoutError)
 
+# the start of a failure's words when the engine went away under a step (a connection refused or
+# reset, its socket gone), as opposed to a step that ran out of time: runs.session waits for such an
+# engine and makes the step again
+ENGINE_AWAY = "the engine stopped answering"
+
 NEXT_STEP = "check the engine with 'docker info' (restart it with 'sudo bash scripts/setup-host.sh') and run again"
 
 
@@ -28,6 +33,12 @@ def reason(exc):
     """The first line of an engine failure, short enough for one line of output."""
     text = getattr(exc, "explanation", None) or str(exc) or type(exc).__name__
     return str(text).strip().split("\n")[0][:200]
+
+
+def timed_out(exc):
+    """Whether a request to the engine failed because its time ran out, not because the engine went
+    away: the two call for different words."""
+    return isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower()
 
 
 def as_engine_error(exc, stage, where=""):

@@ -10,11 +10,9 @@ import docker
 import requests
 
 from reprolab.common import labels as lab_labels
+from reprolab.engines.engine_errors import ENGINE_AWAY, timed_out
 
 PRIVILEGED, EMULATED, CAPABILITIES = "privileged", "emulated", "capabilities"
-# the start of a probe's failure when the engine went away under it (the session then waits for the
-# engine and probes again: runs.session)
-ENGINE_AWAY = "the engine stopped answering"
 PROBE_TIMEOUT = 60  # seconds for `true` to run; a probe that takes longer is refused
 
 
@@ -26,12 +24,6 @@ def clip(text, limit):
         return text
     cut = text[:limit - 1].rsplit(" ", 1)[0] if " " in text[:limit - 1] else text[:limit - 1]
     return cut.rstrip(" ,;:") + "…"
-
-
-def timed_out(exc):
-    """Whether a request to the engine failed because its time ran out, not because the engine went
-    away (a connection refused or reset, its socket gone): the two call for different words."""
-    return isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower()
 
 
 def probe(client, image, labels=None):

@@ -19,7 +19,7 @@ import docker
 import requests
 
 from reprolab.common import labels as lab_labels
-from reprolab.engines import build, privilege
+from reprolab.engines import build, engine_errors, privilege
 from reprolab.scenarios import render
 
 TAG = "reprolab/calibrate:1"
@@ -84,9 +84,9 @@ def measure(client, labels=None, seconds=SECONDS, timeout=TIMEOUT):
     except docker.errors.APIError as exc:
         return {"error": f"the engine refused the calibration: {(exc.explanation or str(exc)).strip()[:200]}"}
     except requests.exceptions.RequestException as exc:
-        if privilege.timed_out(exc):
+        if engine_errors.timed_out(exc):
             return {"error": f"the calibration did not end within {timeout} s ({str(exc)[:120]})"}
-        return {"error": f"{privilege.ENGINE_AWAY} under the calibration ({str(exc)[:120]})"}
+        return {"error": f"{engine_errors.ENGINE_AWAY} under the calibration ({str(exc)[:120]})"}
     finally:
         privilege.remove_quietly(api, cid)
 

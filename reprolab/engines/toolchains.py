@@ -79,10 +79,12 @@ def _build(client, layer, goroot):
         tar.stdout.close()
         tar.wait()
     image_id, error = _import_answer(answer)
-    why = (f"tar of {goroot} exited with status {tar.returncode}" if tar.returncode else error
-           or ("" if image_id else "the engine reported no image id"))
-    if why:
-        raise EngineError(f"importing {layer.image} failed: {why}")
+    if tar.returncode:
+        error = f"tar of {goroot} exited with status {tar.returncode}"
+    elif not error and not image_id:
+        error = "the engine reported no image id"
+    if error:
+        raise EngineError(f"importing {layer.image} failed: {error}")
     return image_id
 
 

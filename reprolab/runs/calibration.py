@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from reprolab.common import cache, labels as lab_labels
-from reprolab.engines import bases as lab_bases, ownership, privilege, speed
+from reprolab.engines import bases as lab_bases, engine_errors, ownership, speed
 from reprolab.results import record
 from reprolab.runs import budget
 
@@ -36,7 +36,7 @@ class Calibrator:
         a minute, and budgets are written for the host unloaded)."""
         with self._lock:
             # measured again only when the engine went away under the last try (its absence is not a speed)
-            if self._reference is None or self._reference.get("error", "").startswith(privilege.ENGINE_AWAY):
+            if self._reference is None or self._reference.get("error", "").startswith(engine_errors.ENGINE_AWAY):
                 self._reference = _measure(client, _base_of(client), progress, owner, True, self.timeout)
                 if "error" not in self._reference:
                     self._reference["best_of_boot"] = best_of_boot(self._reference)

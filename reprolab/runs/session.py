@@ -21,7 +21,7 @@ from reprolab import __version__
 from reprolab.common import heartbeat, labels, stats
 from reprolab.common.errors import EngineError, Interrupted
 from reprolab.common.outcome import Outcome, match
-from reprolab.engines import bases, engine, ownership, privilege
+from reprolab.engines import bases, engine, engine_errors, ownership, privilege
 from reprolab.results import exposure, record
 from reprolab.runs import entry as entries
 from reprolab.runs import budget, execute, prereq, recovery, runopts
@@ -150,7 +150,7 @@ class Session:
         engine's absence, not the engine's, and must not decide the run (unscaled budgets, privileged
         mode taken as refused)."""
         yield
-        if failure().startswith(privilege.ENGINE_AWAY) and self._recover_engine():
+        if failure().startswith(engine_errors.ENGINE_AWAY) and self._recover_engine():
             self.progress("the engine is back; the step it went away under is made again")
             yield
 

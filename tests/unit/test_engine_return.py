@@ -4,7 +4,7 @@ import docker
 import pytest
 import requests
 
-from reprolab.engines import privilege
+from reprolab.engines import engine_errors, privilege
 from reprolab.engines.endpoints import Connected
 from reprolab.runs import session
 
@@ -67,8 +67,8 @@ def test_an_engine_that_never_left_keeps_the_build_errors(tmp_path):
 
 
 @pytest.mark.parametrize("failure, down_for, made", [
-    (privilege.ENGINE_AWAY + " under the calibration (Connection aborted.)", 2, 2),  # back: made again
-    (privilege.ENGINE_AWAY + " under the probe: reset", 100, 1),  # never back: not again
+    (engine_errors.ENGINE_AWAY + " under the calibration (Connection aborted.)", 2, 2),  # back: made again
+    (engine_errors.ENGINE_AWAY + " under the probe: reset", 100, 1),  # never back: not again
     ("the calibration did not end within 300 s (read timed out)", 2, 1),  # the engine's answer
     ("", 0, 1),  # it worked
 ])
@@ -90,7 +90,7 @@ def test_a_preparation_step_is_made_again_only_after_the_engine_came_back(tmp_pa
     (requests.exceptions.ConnectionError(("Connection aborted.", FileNotFoundError(2, "No such file"))), False),
 ])
 def test_a_request_that_timed_out_is_told_from_an_engine_that_went_away(exc, timed_out):
-    assert privilege.timed_out(exc) is timed_out
+    assert engine_errors.timed_out(exc) is timed_out
 
 
 def test_the_probe_says_the_engine_went_away_not_that_it_timed_out():
@@ -105,12 +105,12 @@ def test_the_probe_says_the_engine_went_away_not_that_it_timed_out():
         api = Gone()
 
     ok, reason = privilege.probe(Client(), "debian:bookworm")
-    assert ok is False and reason.startswith(privilege.ENGINE_AWAY + " under the probe: "), reason
+    assert ok is False and reason.startswith(engine_errors.ENGINE_AWAY + " under the probe: "), reason
 
 
 def test_the_host_is_measured_again_when_the_engine_went_away_under_its_measurement(monkeypatch):
     from reprolab.runs import calibration
-    answers = [{"error": privilege.ENGINE_AWAY + " under the calibration (reset)"},
+    answers = [{"error": engine_errors.ENGINE_AWAY + " under the calibration (reset)"},
                {"fork_exec_per_s": 2000.0, "cpu_per_s": 2400.0},
                {"fork_exec_per_s": 1.0, "cpu_per_s": 1.0}]
     monkeypatch.setattr(calibration, "_measure", lambda *a: dict(answers.pop(0)))
