@@ -95,6 +95,23 @@ def setup_host():
     return subprocess.run(["bash", str(ROOT / "scripts" / "setup-host.sh")], capture_output=True, text=True)
 
 
+def restart_engine_under(p, pids, timeout):
+    """Stop dockerd under the running lab `p`, bring it back while the lab waits for it (as after
+    `systemctl restart docker`), and return the lab's (out, err); the engine is up again however
+    this ends, and the lab is not left running."""
+    try:
+        stop_dockerd(pids)
+        setup = setup_host()
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        again_up = setup_host()
+    assert setup.returncode == 0 and again_up.returncode == 0, setup.stderr + again_up.stderr
+    assert "Traceback" not in err, err
+    return out, err
+
+
 def test_engine_restart_mid_run(client, tmp_path, fixture_scenarios):
     pids = dockerd_pids()
     # a long timeout, so that the engine's shutdown (up to 10 s per container) ends before it
@@ -108,17 +125,7 @@ def test_engine_restart_mid_run(client, tmp_path, fixture_scenarios):
         if recs and variant_containers(client, recs[0].stem, "hangs", status="running"):
             break
         time.sleep(0.2)
-    stop_dockerd(pids)
-    # the engine comes back while the lab waits for it, as after `systemctl restart docker`
-    setup = setup_host()
-    try:
-        out, err = p.communicate(timeout=180)
-    finally:
-        if p.poll() is None:
-            p.kill()
-        again_up = setup_host()
-        assert setup.returncode == 0 and again_up.returncode == 0, setup.stderr + again_up.stderr
-    assert "Traceback" not in err, err
+    out, err = restart_engine_under(p, pids, timeout=180)
     assert p.returncode == 1, out + err  # the hang became an error: one outcome differs
     rec = record.load(record.find(results))
     first, second = rec["results"]
@@ -148,15 +155,10 @@ def test_engine_restart_under_the_calibration(client, tmp_path):
                 paused = rows[0]["Id"]
             time.sleep(0.05)
         assert paused, "the run's calibration never ran"
-        stop_dockerd(pids)
-        setup = setup_host()
-        out, err = p.communicate(timeout=300)
-    finally:
-        if p.poll() is None:
-            p.kill()
-        again_up = setup_host()
-    assert setup.returncode == 0 and again_up.returncode == 0, setup.stderr + again_up.stderr
-    assert "Traceback" not in err, err
+    except BaseException:  # the lab must not go on beside the next test
+        p.kill()
+        raise
+    out, err = restart_engine_under(p, pids, timeout=300)
     assert p.returncode == 0, out + err
     assert "the engine stopped answering under the calibration" in err, err  # not "did not end within"
     assert "the engine is back; the step it went away under is made again" in err, err
